@@ -1,0 +1,40 @@
+# signalhub — `make run` starts everything, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+export SIGNALHUB_DATA_DIR ?= $(CURDIR)/.data
+
+.PHONY: install run test bench web clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "signalhub needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+web: $(STAMP)
+	@if [ -f web/package.json ]; then \
+	  if command -v npm >/dev/null 2>&1; then \
+	    (cd web && npm install --no-audit --no-fund --silent && npm run build --silent) || exit 1; \
+	  else \
+	    echo "note: Node.js/npm not found: the inbox page at / is not built (the API, WebSocket and CLI work without it)."; \
+	  fi; \
+	fi
+
+run: $(STAMP) web
+	$(BIN)/signalhub run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache test-artifacts

@@ -1,0 +1,104 @@
+"""Service-role endpoints (they see and reach every user) and health/metrics."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field, ValidationError
+
+from ..signals import SignalError
+from .deps import HubDep, Service, ServiceRole, Store
+
+router = APIRouter(tags=["service"])
+
+
+class SendTest(BaseModel):
+    user_id: uuid.UUID = Field(description="The user to reach (a UUID, the token's `sub`)")
+    message: str = Field(default="Test signal", max_length=1000)
+
+
+class EmitRequest(BaseModel):
+    user_id: uuid.UUID
+    signal_type: Literal["status_update", "progress", "completion", "error"]
+    workflow_id: str = Field(min_length=1, max_length=255)
+    data: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class EmitResponse(BaseModel):
+    id: uuid.UUID
+    seq: int
+    created: bool
+
+
+class WsStatus(BaseModel):
+    total_connections: int
+    connected_users: list[str]
+    user_connection_counts: dict[str, int]
+
+
+@router.get("/ws/status", response_model=WsStatus)
+async def ws_status(_: ServiceRole, hub: HubDep) -> dict:
+    """Connections held by this API instance (service role)."""
+    return hub.status()
+
+
+async def _json_body(request: Request, model: type[BaseModel]) -> Any:
+    # Parsed whatever the Content-Type: the seed's `curl -d '{…}'` sends no JSON header.
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+_SEND_TEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": SendTest.model_json_schema()}},
+    }
+}
+
+
+@router.post("/ws/send-test", response_model=EmitResponse, openapi_extra=_SEND_TEST_BODY)
+async def send_test(request: Request, _: ServiceRole, service: Service) -> dict:
+    """Send a test status_update to a user (service role)."""
+    body: SendTest = await _json_body(request, SendTest)
+    result = await service.emit(
+        body.user_id, "status_update", "send-test", {"status": "test", "message": body.message}
+    )
+    return {"id": result.signal.id, "seq": result.signal.seq, "created": result.created}
+
+
+@router.post("/api/v1/signals", response_model=EmitResponse, status_code=status.HTTP_201_CREATED)
+async def emit_signal(body: EmitRequest, response: Response, _: ServiceRole, service: Service) -> dict:
+    """Store and deliver a signal (service role); a repeated idempotency key answers 200."""
+    try:
+        result = await service.emit(
+            body.user_id, body.signal_type, body.workflow_id, body.data,
+            idempotency_key=body.idempotency_key,
+        )
+    except SignalError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from None
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return {"id": result.signal.id, "seq": result.signal.seq, "created": result.created}
+
+
+@router.get("/healthz")
+async def healthz(store: Store) -> dict:
+    """Liveness and database reachability."""
+    try:
+        await store.pool.fetchval("SELECT 1")
+    except Exception as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"database unreachable: {type(exc).__name__}") from None
+    return {"status": "ok"}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

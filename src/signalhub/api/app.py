@@ -1,0 +1,64 @@
+"""The FastAPI application: lifespan wiring and routers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from ..auth import TokenVerifier
+from ..hub import Hub
+from ..runtime import open_runtime
+from ..settings import Settings, get_settings
+from . import admin, inbox, ws
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "static" / "web"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    verifier = TokenVerifier.from_settings(settings)  # fails fast without a secret
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings) as runtime:
+            hub = Hub(
+                max_connections=settings.max_connections,
+                max_connections_per_user=settings.max_connections_per_user,
+            )
+            app.state.runtime = runtime
+            app.state.hub = hub
+            if settings.websocket_enabled:
+                await runtime.broker.subscribe(hub.dispatch, hub.catch_up_all)
+            yield
+            hub.close_all()
+
+    app = FastAPI(
+        title="signalhub",
+        summary="Live, persisted signals from Temporal workflows to their users.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verifier = verifier
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    app.include_router(inbox.router)
+    app.include_router(admin.router)
+    if settings.websocket_enabled:
+        app.include_router(ws.router)
+    if WEB_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

@@ -1,0 +1,166 @@
+"""`GET /ws`: the live signal stream of the token's user.
+
+Handshake: `?token=JWT` or `Sec-WebSocket-Protocol: bearer, <JWT>`; optional
+`?since=SEQ` to resume. Close codes: 1001 going away, 1008 bad inbound
+message, 1009 message too big, 1013 connection limit, 4401 token invalid or
+expired, 4408 too slow. See docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from ..auth import AuthError
+from ..connection import (
+    CLOSE_POLICY,
+    CLOSE_TOKEN,
+    CLOSE_TRY_AGAIN_LATER,
+    Connection,
+)
+from ..hub import LimitExceeded
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+MAX_SEQ = 2**63 - 1
+
+
+def _token_from_handshake(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """(token, subprotocol to echo). The subprotocol form keeps tokens out of URLs and logs."""
+    protocols = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    if len(protocols) >= 2 and protocols[0].lower() == "bearer":
+        return protocols[1], "bearer"
+    return websocket.query_params.get("token"), None
+
+
+def _parse_seq(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_SEQ:
+        return value
+    return None
+
+
+class _RateLimit:
+    """Token bucket: `rate` messages per second, bursts of up to 2 × rate."""
+
+    __slots__ = ("rate", "capacity", "tokens", "stamp")
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, 2 * rate)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@router.websocket("/ws")
+async def signal_stream(websocket: WebSocket) -> None:
+    app = websocket.app
+    settings = app.state.settings
+    origin = websocket.headers.get("origin")
+    if origin is not None and origin.rstrip("/") not in settings.cors_origins:
+        # Cross-site WebSocket hijacking guard; non-browser clients send no Origin.
+        await websocket.close(code=CLOSE_POLICY, reason="origin not allowed")  # -> HTTP 403
+        return
+
+    token, subprotocol = _token_from_handshake(websocket)
+    await websocket.accept(subprotocol=subprotocol)
+    try:
+        principal = app.state.verifier.verify(token)
+    except AuthError as exc:
+        await websocket.close(code=CLOSE_TOKEN, reason=str(exc))
+        return
+    if principal.user_id is None:
+        await websocket.close(code=CLOSE_TOKEN, reason="a user token is required")
+        return
+
+    since: int | None = None
+    if "since" in websocket.query_params:
+        since = _parse_seq(websocket.query_params["since"])
+        if since is None:
+            await websocket.close(code=CLOSE_POLICY, reason="since must be a non-negative integer")
+            return
+
+    runtime = app.state.runtime
+    hub = app.state.hub
+
+    async def close(code: int, reason: str) -> None:
+        await websocket.close(code=code, reason=reason)
+
+    conn = Connection(
+        principal.user_id,
+        runtime.store,
+        websocket.send_text,
+        close,
+        queue_limit=settings.send_queue_limit,
+        resume_limit=settings.resume_limit,
+    )
+    try:
+        hub.add(conn)
+    except LimitExceeded as exc:
+        await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason=str(exc))
+        return
+    try:
+        # Registered before reading the latest seq, so nothing committed after
+        # this read can pass unseen (see docs/delivery.md).
+        latest = await runtime.store.latest_seq(principal.user_id)
+        await websocket.send_text(
+            json.dumps({"type": "connected", "user_id": str(principal.user_id), "seq": latest})
+        )
+        conn.expire_at(principal.expires_at)
+        conn.start(latest if since is None else since, since)
+        await _receive_loop(websocket, conn, _RateLimit(settings.inbound_messages_per_second))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.remove(conn)
+        await conn.stop()
+
+
+async def _receive_loop(websocket: WebSocket, conn: Connection, limit: _RateLimit) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            conn.request_close(CLOSE_POLICY, "binary frames are not accepted; send JSON text")
+            return
+        if not limit.allow():
+            conn.request_close(CLOSE_POLICY, "too many messages; slow down")
+            return
+        try:
+            body = json.loads(text)
+        except ValueError:
+            conn.request_close(CLOSE_POLICY, "message is not valid JSON")
+            return
+        kind = body.get("type") if isinstance(body, dict) else None
+        if kind == "ping":
+            conn.send_control({"type": "pong"})
+        elif kind == "pong":
+            continue
+        elif kind == "resume":
+            since = _parse_seq(body.get("since"))
+            if since is None:
+                conn.request_close(CLOSE_POLICY, "resume.since must be a non-negative integer")
+                return
+            conn.resume(since)
+        else:
+            conn.request_close(CLOSE_POLICY, "unknown message type; expected ping or resume")
+            return

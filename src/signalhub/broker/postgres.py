@@ -1,0 +1,88 @@
+"""PostgreSQL LISTEN/NOTIFY: the default broker, needing nothing but the database.
+
+Signals are announced by the insert statement itself (`transactional_channel`),
+so notifications arrive in commit order and only for committed rows. Control
+frames (inbox changes) go through `publish`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+from .base import CHANNEL, Broker, OnMessage, OnReconnect
+
+log = logging.getLogger(__name__)
+
+
+class PostgresBroker(Broker):
+    transactional_channel = CHANNEL
+
+    def __init__(self, database_url: str, *, max_backoff: float = 5.0) -> None:
+        self._url = database_url
+        self._max_backoff = max_backoff
+        self._publisher: asyncpg.Connection | None = None
+        self._publish_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def connect(self) -> None:
+        self._publisher = await asyncpg.connect(self._url)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._publisher is not None:
+            with contextlib.suppress(Exception):
+                await self._publisher.close(timeout=2)
+
+    async def publish(self, message: str) -> None:
+        async with self._publish_lock:
+            if self._publisher is None or self._publisher.is_closed():
+                self._publisher = await asyncpg.connect(self._url)
+            await self._publisher.execute("SELECT pg_notify($1, $2)", CHANNEL, message)
+
+    async def subscribe(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        ready = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._listen(on_message, on_reconnect, ready))
+        await ready
+
+    async def _listen(self, on_message: OnMessage, on_reconnect: OnReconnect, ready: asyncio.Future) -> None:
+        backoff = 0.1
+        first = True
+        while not self._closing:
+            try:
+                conn = await asyncpg.connect(self._url)
+            except (OSError, asyncpg.PostgresError) as exc:
+                if first and not ready.done():
+                    ready.set_exception(exc)
+                    return
+                log.warning("broker: cannot reach PostgreSQL (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c: lost.set())
+            try:
+                await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, payload: on_message(payload))
+                backoff = 0.1
+                if first:
+                    first = False
+                    ready.set_result(None)
+                else:
+                    self.reconnects += 1
+                    log.info("broker: LISTEN re-established")
+                    on_reconnect()
+                await lost.wait()
+                log.warning("broker: PostgreSQL LISTEN connection lost; reconnecting")
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("broker: LISTEN failed (%s)", exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=1)

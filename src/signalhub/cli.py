@@ -1,0 +1,167 @@
+"""`signalhub` command line: run | api | worker | migrate | token | tail | psql | db-url | demo | bench."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .settings import ConfigError, Settings
+
+app = typer.Typer(help="Live, persisted signals from Temporal workflows to their users.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def api(
+    host: Annotated[Optional[str], typer.Option(help="Bind address (HOST)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (PORT)")] = None,
+    ssl_certfile: Annotated[Optional[Path], typer.Option(envvar="SIGNALHUB_SSL_CERTFILE", help="TLS certificate (serves https/wss)")] = None,
+    ssl_keyfile: Annotated[Optional[Path], typer.Option(envvar="SIGNALHUB_SSL_KEYFILE", help="TLS private key")] = None,
+    log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL")] = "info",
+) -> None:
+    """Run one API instance (several may share one database and broker)."""
+    from .server import serve
+
+    settings = _settings()
+    try:
+        settings.jwt_secret()
+    except ConfigError as exc:
+        _fail(str(exc))
+    serve(
+        settings,
+        host=host or settings.host,
+        port=port or settings.port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_level=log_level,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run one Temporal worker on the task queue `signalhub`."""
+    from .temporal.worker import main as worker_main
+
+    try:
+        asyncio.run(worker_main(_settings()))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def run(
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    temporal: Annotated[bool, typer.Option(help="Start the Temporal dev server and a worker")] = True,
+) -> None:
+    """Start everything on one machine with embedded defaults and print where to look."""
+    from .launcher import run_stack
+
+    sys.exit(run_stack(_settings(), port=port, with_temporal=temporal))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (also done on start)."""
+    from .runtime import resolve_database_url
+    from .migrations import upgrade_to_head
+
+    url = resolve_database_url(_settings())
+    upgrade_to_head(url)
+    typer.echo("migrations applied")
+
+
+@app.command()
+def token(
+    user: Annotated[Optional[str], typer.Option(help="User UUID (the token's sub)")] = None,
+    service: Annotated[bool, typer.Option("--service", help="Mint a service-role token")] = False,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 3600,
+) -> None:
+    """Mint a development token signed with SUPABASE_JWT_SECRET."""
+    from .auth import mint_service_token, mint_user_token
+
+    try:
+        secret = _settings().jwt_secret()
+    except ConfigError as exc:
+        _fail(str(exc))
+    if service == (user is not None):
+        _fail("give exactly one of --user UUID or --service")
+    if service:
+        typer.echo(mint_service_token(secret, ttl))
+        return
+    try:
+        uuid.UUID(user)
+    except ValueError:
+        _fail(f"--user must be a UUID, got {user!r}")
+    typer.echo(mint_user_token(secret, user, ttl))
+
+
+@app.command()
+def tail(
+    token_: Annotated[str, typer.Option("--token", envvar="TOKEN", help="User token")],
+    url: Annotated[str, typer.Option(envvar="SIGNALHUB_WS_URL")] = "ws://127.0.0.1:8000/ws",
+    since: Annotated[Optional[int], typer.Option(help="Resume after this seq")] = None,
+) -> None:
+    """Print a user's live signals, one JSON per line (a WebSocket client)."""
+    from .tail import tail as run_tail
+
+    try:
+        asyncio.run(run_tail(url, token_, since))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command("db-url")
+def db_url() -> None:
+    """Print the database URL in use (DATABASE_URL, or the embedded server's)."""
+    from .runtime import resolve_database_url
+
+    settings = _settings()
+    if settings.database_url:
+        typer.echo(settings.database_url)
+        return
+    from .embedded import embedded_postgres
+
+    typer.echo(embedded_postgres(settings.data_dir, cleanup_mode=None).get_uri("postgres"))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def psql(ctx: typer.Context) -> None:
+    """Open psql on the database in use; extra arguments go to psql (e.g. -c "SELECT 1")."""
+    import shutil
+    import subprocess
+
+    from .embedded import psql_path
+    from .runtime import resolve_database_url
+
+    url = resolve_database_url(_settings())
+    binary = shutil.which("psql") or str(psql_path())
+    raise typer.Exit(subprocess.call([binary, url, *ctx.args]))
+
+
+@app.command()
+def demo(
+    file: Annotated[Optional[Path], typer.Argument(help="Document to process (default: a sample)")] = None,
+    user: Annotated[Optional[str], typer.Option(envvar="USER_ID", help="User UUID")] = None,
+) -> None:
+    """Start a DocumentProcessingWorkflow from the command line and follow it."""
+    from .temporal.starter import demo as run_demo
+
+    asyncio.run(run_demo(_settings(), file, user))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

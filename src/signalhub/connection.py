@@ -1,0 +1,200 @@
+"""One client socket: its send queue, its position (`last_seq`) and its sender task.
+
+Guarantees:
+- signals reach the client in seq order, each at most once per connection;
+- a seq the client has not seen is never silently skipped: when a frame
+  arrives beyond `last_seq + 1` (a lost broker message, a too-big payload, a
+  resume), the missing signals are read from the database first;
+- `enqueue` never blocks and never awaits, so the hub's fan-out cannot be
+  stalled by this client; if the queue overflows the connection is closed
+  with 4408 and the client resumes on reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from . import metrics
+from .sendqueue import Frame, SendQueue
+from .signals import dumps
+
+if TYPE_CHECKING:
+    from .store import SignalStore
+
+log = logging.getLogger(__name__)
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_TOKEN = 4401
+CLOSE_TOO_SLOW = 4408
+
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+
+class Connection:
+    """Created by the WebSocket route, registered in the Hub, fed by `enqueue`."""
+
+    __slots__ = (
+        "user_id", "_store", "_send_text", "_close", "_queue", "_wake", "last_seq",
+        "_resume_from", "_close_request", "_sender", "_expiry", "_resume_limit",
+        "connected_at", "closed", "__weakref__",
+    )
+
+    def __init__(
+        self,
+        user_id: uuid.UUID,
+        store: SignalStore,
+        send_text: SendText,
+        close: Close,
+        *,
+        queue_limit: int,
+        resume_limit: int,
+    ) -> None:
+        self.user_id = user_id
+        self._store = store
+        self._send_text = send_text
+        self._close = close
+        self._queue = SendQueue(queue_limit)
+        self._wake = asyncio.Event()
+        self.last_seq = 0
+        self._resume_from: int | None = None
+        self._close_request: tuple[int, str] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+        self._resume_limit = resume_limit
+        self.connected_at = time.monotonic()
+        self.closed = False
+
+    # -- called by the hub and the route (never block) -------------------------
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def enqueue(self, frame: Frame) -> None:
+        if self.closed or self._close_request is not None:
+            return
+        if not self._queue.push(frame):
+            metrics.SLOW_CONSUMERS.inc()
+            self.request_close(CLOSE_TOO_SLOW, "too slow: send queue overflowed; reconnect and resume")
+            return
+        self._wake.set()
+
+    def send_control(self, message: dict) -> None:
+        self.enqueue(Frame(None, dumps(message)))
+
+    def resume(self, since: int) -> None:
+        """Replay everything after `since`, then `resumed` (client asked)."""
+        self._resume_from = since
+        self._wake.set()
+
+    def catch_up(self) -> None:
+        """Re-read from the database whatever came after `last_seq` (broker reconnected)."""
+        self.enqueue(Frame(self.last_seq + 1, None))
+
+    def request_close(self, code: int, reason: str) -> None:
+        if self._close_request is None:
+            self._close_request = (code, reason)
+            self._queue.clear()
+            self._wake.set()
+
+    def expire_at(self, unix_time: float) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, unix_time - time.time())
+        self._expiry = loop.call_later(delay, self.request_close, CLOSE_TOKEN, "token expired")
+
+    # -- the sender task ---------------------------------------------------------
+
+    def start(self, initial_seq: int, resume_from: int | None) -> None:
+        self.last_seq = initial_seq
+        self._resume_from = resume_from
+        self._sender = asyncio.create_task(self._run(), name=f"sender-{self.user_id}")
+        if resume_from is not None:
+            self._wake.set()
+
+    async def stop(self, close_timeout: float = 2.0) -> None:
+        """End the sender; a requested close is given `close_timeout` seconds to be sent."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        sender = self._sender
+        if sender is not None and not sender.done() and self._close_request is not None:
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(sender), close_timeout)
+        self.closed = True
+        if sender is not None and not sender.done():
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    async def _run(self) -> None:
+        try:
+            while not self.closed:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._close_request is not None:
+                    break
+                if self._resume_from is not None:
+                    since, self._resume_from = self._resume_from, None
+                    await self._replay(since, announce=True)
+                await self._drain()
+                if self._close_request is not None:
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the socket went away mid-send, or the DB did
+            log.info("connection %s: sender stopped: %s", self.user_id, type(exc).__name__)
+            self.closed = True
+            with contextlib.suppress(Exception):
+                await self._close(1011, "internal error; reconnect and resume")
+            return
+        if self._close_request is not None and not self.closed:
+            self.closed = True
+            code, reason = self._close_request
+            with contextlib.suppress(Exception):
+                await self._close(code, reason)
+
+    async def _drain(self) -> None:
+        while self._close_request is None and self._resume_from is None:
+            frame = self._queue.pop()
+            if frame is None:
+                return
+            if frame.seq is None:
+                assert frame.text is not None
+                await self._send_text(frame.text)
+                continue
+            skipped = self._queue.skipped
+            while self.last_seq + 1 in skipped:  # coalesced away on purpose
+                skipped.discard(self.last_seq + 1)
+                self.last_seq += 1
+            if frame.seq <= self.last_seq:
+                continue  # already sent (replay overlap, duplicate broker frame)
+            if frame.seq == self.last_seq + 1 and frame.text is not None:
+                await self._send_text(frame.text)
+                self.last_seq = frame.seq
+            else:
+                await self._replay(self.last_seq, announce=False)
+
+    async def _replay(self, since: int, *, announce: bool) -> None:
+        """Send the stored signals after `since` in order (bounded by the resume limit)."""
+        rows = await self._store.after(self.user_id, since, self._resume_limit + 1)
+        complete = len(rows) <= self._resume_limit
+        if not complete:
+            rows = rows[: self._resume_limit]
+        for signal in rows:
+            if signal.seq > self.last_seq or announce:
+                await self._send_text(signal.wire())
+        if rows:
+            self.last_seq = max(self.last_seq, rows[-1].seq)
+        if not complete:
+            # Too much was missed: the client refetches the inbox; continue live from now.
+            self.last_seq = max(self.last_seq, await self._store.latest_seq(self.user_id))
+        if announce or not complete:
+            await self._send_text(dumps({"type": "resumed", "recovered": complete}))

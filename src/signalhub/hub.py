@@ -1,0 +1,109 @@
+"""The Hub: user id -> open connections of this API process, and the fan-out.
+
+Guarantees:
+- a frame for user U goes to every connection of U on this process, and to
+  no other user's connection;
+- fan-out is synchronous and allocation-light: the frame's text is decoded
+  from the broker message once and the same string object is queued on each
+  connection; nothing here awaits a socket, so one slow client never delays
+  another.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+
+from . import metrics
+from .connection import CLOSE_GOING_AWAY, Connection
+from .sendqueue import Frame
+
+log = logging.getLogger(__name__)
+
+
+class LimitExceeded(Exception):
+    """Too many connections (per user or in total)."""
+
+
+class Hub:
+    def __init__(self, *, max_connections: int, max_connections_per_user: int) -> None:
+        self._by_user: dict[str, set[Connection]] = {}
+        self._total = 0
+        self.max_connections = max_connections
+        self.max_connections_per_user = max_connections_per_user
+
+    # -- registry ------------------------------------------------------------------
+
+    def add(self, conn: Connection) -> None:
+        key = str(conn.user_id)
+        conns = self._by_user.get(key)
+        if self._total >= self.max_connections:
+            raise LimitExceeded("server connection limit reached")
+        if conns is not None and len(conns) >= self.max_connections_per_user:
+            raise LimitExceeded("too many connections for this user")
+        if conns is None:
+            conns = self._by_user[key] = set()
+        conns.add(conn)
+        self._total += 1
+        metrics.CONNECTIONS.inc()
+
+    def remove(self, conn: Connection) -> None:
+        key = str(conn.user_id)
+        conns = self._by_user.get(key)
+        if conns is None or conn not in conns:
+            return
+        conns.discard(conn)
+        self._total -= 1
+        metrics.CONNECTIONS.dec()
+        if not conns:
+            del self._by_user[key]
+
+    def connections(self) -> Iterator[Connection]:
+        for conns in self._by_user.values():
+            yield from conns
+
+    def status(self) -> dict:
+        """The seed's `/ws/status` body (this process only)."""
+        return {
+            "total_connections": self._total,
+            "connected_users": list(self._by_user),
+            "user_connection_counts": {u: len(c) for u, c in self._by_user.items()},
+        }
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    # -- fan-out -------------------------------------------------------------------
+
+    def dispatch(self, message: str) -> None:
+        """Route one broker frame (`user \\n seq \\n payload`) to the user's connections."""
+        try:
+            user, seq_text, payload = message.split("\n", 2)
+        except ValueError:
+            log.warning("hub: ignoring a malformed broker frame")
+            return
+        conns = self._by_user.get(user)
+        if not conns:
+            return
+        frame_seq = int(seq_text) if seq_text else None
+        frame = Frame(frame_seq, payload or None)  # one frame object shared by every connection
+        for conn in tuple(conns):
+            conn.enqueue(frame)
+        if frame_seq is not None:
+            metrics.FANOUT.inc(len(conns))
+
+    def deliver_to_user(self, user_id: uuid.UUID | str, message: dict) -> None:
+        """Queue a control message for every connection of one user on this process."""
+        for conn in tuple(self._by_user.get(str(user_id), ())):
+            conn.send_control(message)
+
+    def catch_up_all(self) -> None:
+        """After a broker reconnect: every connection re-reads what it may have missed."""
+        for conn in tuple(self.connections()):
+            conn.catch_up()
+
+    def close_all(self, code: int = CLOSE_GOING_AWAY, reason: str = "server going away") -> None:
+        for conn in tuple(self.connections()):
+            conn.request_close(code, reason)

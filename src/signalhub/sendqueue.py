@@ -1,0 +1,78 @@
+"""A connection's bounded outgoing queue. Pure: no I/O, no asyncio.
+
+Guarantees:
+- frames leave in the order they were pushed;
+- the queue never holds more than `limit` frames: `push` returns False when
+  it would, and the caller then closes the connection (4408, "too slow") so
+  the client reconnects and resumes from its last seq;
+- under backlog, a newer `progress` frame for a workflow replaces an unsent
+  older `progress` frame of the same workflow (its seq is remembered in
+  `skipped`, so the sender does not mistake it for a gap); completion,
+  error and status frames are never replaced or dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+
+_PROGRESS_MARK = ',"signal_type":"progress"'
+
+
+@dataclass(slots=True)
+class Frame:
+    """One outgoing message. `seq` is None for control frames; `text` is None
+    when the payload must be read from the database (too big for the broker)."""
+
+    seq: int | None
+    text: str | None
+    _workflow: str | None = field(default=None, repr=False)
+
+    @property
+    def is_progress(self) -> bool:
+        # The wire format puts signal_type right after seq: no decoding needed.
+        if self.seq is None or self.text is None:
+            return False
+        return self.text.startswith(_PROGRESS_MARK, self.text.find(',"signal_type"'))
+
+    @property
+    def workflow_id(self) -> str | None:
+        if self._workflow is None and self.text is not None:
+            self._workflow = json.loads(self.text).get("workflow_id")
+        return self._workflow
+
+
+class SendQueue:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._frames: deque[Frame] = deque()
+        self.skipped: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def push(self, frame: Frame) -> bool:
+        """Queue `frame`; False means the client is too slow and must be cut off."""
+        if self._frames and frame.is_progress:
+            self._drop_older_progress(frame)
+        if len(self._frames) >= self.limit:
+            return False
+        self._frames.append(frame)
+        return True
+
+    def _drop_older_progress(self, newer: Frame) -> None:
+        workflow = newer.workflow_id
+        for queued in self._frames:
+            if queued.is_progress and queued.workflow_id == workflow:
+                self._frames.remove(queued)
+                assert queued.seq is not None
+                self.skipped.add(queued.seq)
+                return  # at most one older progress per workflow is ever queued
+
+    def pop(self) -> Frame | None:
+        return self._frames.popleft() if self._frames else None
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self.skipped.clear()

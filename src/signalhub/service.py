@@ -1,0 +1,98 @@
+"""SignalService: validate, store, then announce. Used by the API and by workers.
+
+Guarantees:
+- `emit` returns only after the signal is committed; the signal is then
+  announced to every API instance (in the same statement for PostgreSQL,
+  right after the commit for Redis/NATS);
+- an emit whose idempotency key is already stored returns the stored signal
+  and announces nothing, so a retry is never delivered twice;
+- a broker that is down does not fail an emit: the signal is stored and
+  clients catch up by seq (the failure is counted and logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from . import metrics
+from .broker import Broker
+from .signals import NewSignal, Signal, dumps
+from .store import SignalStore, broker_message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EmitResult:
+    signal: Signal
+    created: bool
+
+
+class SignalService:
+    def __init__(self, store: SignalStore, broker: Broker) -> None:
+        self.store = store
+        self.broker = broker
+
+    async def emit(
+        self,
+        user_id: uuid.UUID | str,
+        signal_type: str,
+        workflow_id: str,
+        data: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> EmitResult:
+        """Store and announce one signal; raises `SignalError` for bad input."""
+        new = NewSignal.create(user_id, signal_type, workflow_id, data, idempotency_key)
+        started = time.perf_counter()
+        try:
+            signal, created = await self.store.insert(
+                new, notify_channel=self.broker.transactional_channel
+            )
+        except Exception:
+            metrics.PERSIST_FAILURES.inc()
+            raise
+        if created and self.broker.transactional_channel is None:
+            await self._publish(signal)
+        metrics.EMIT_LATENCY.observe(time.perf_counter() - started)
+        (metrics.SIGNALS_STORED if created else metrics.SIGNALS_DUPLICATE).labels(signal_type).inc()
+        return EmitResult(signal, created)
+
+    async def _publish(self, signal: Signal) -> None:
+        try:
+            await self.broker.publish(broker_message(signal.user_id, signal.seq, signal.wire()))
+        except Exception as exc:
+            metrics.PUBLISH_FAILURES.inc()
+            log.warning("signal %s stored but not announced (%s); clients catch up by seq", signal.id, exc)
+
+    # Convenience wrappers with the seed's vocabulary.
+
+    async def send_status_update(self, user_id, workflow_id, status, message=None, progress=None, **kw):
+        data = {"status": status, "message": message}
+        if progress is not None:
+            data["progress"] = progress
+        return await self.emit(user_id, "status_update", workflow_id, data, **kw)
+
+    async def send_progress(self, user_id, workflow_id, progress, step=None, message=None, **kw):
+        data = {"progress": progress, "step": step, "message": message}
+        return await self.emit(user_id, "progress", workflow_id, data, **kw)
+
+    async def send_completion(self, user_id, workflow_id, result, message=None, **kw):
+        return await self.emit(user_id, "completion", workflow_id, {"result": result, "message": message}, **kw)
+
+    async def send_error(self, user_id, workflow_id, error, error_code=None, **kw):
+        return await self.emit(user_id, "error", workflow_id, {"error": error, "error_code": error_code}, **kw)
+
+    async def announce_inbox_change(self, user_id: uuid.UUID) -> None:
+        """Tell the user's other tabs (on every instance) that read state changed."""
+        count = await self.store.unread_count(user_id)
+        message = {"type": "inbox", "unread_count": count}
+        try:
+            await self.broker.publish(broker_message(user_id, None, dumps(message)))
+        except Exception as exc:
+            log.warning("inbox change not announced (%s)", exc)
+

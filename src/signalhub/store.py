@@ -1,0 +1,243 @@
+"""PostgreSQL storage for signals (asyncpg): idempotent insert with a per-user
+seq, replay after a seq, and the inbox queries.
+
+Guarantees:
+- `insert` assigns `seq` under the user's counter-row lock, so a user's seqs
+  increase in commit order: whoever has seen seq N and asks for `seq > N`
+  later can never miss a row that committed in between.
+- a second insert with the same `(user_id, idempotency_key)` stores nothing
+  and returns the first signal with `created=False`.
+- with `notify_channel`, the row and its NOTIFY commit in one statement, so a
+  listener never hears of a row it cannot read, and hears in commit order.
+- every query is scoped by `user_id`; another user's id behaves as missing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from .signals import NewSignal, Signal, dumps
+
+# NOTIFY payloads must stay under 8000 bytes; bigger signals are announced by seq only.
+MAX_NOTIFY_BYTES = 7900
+
+_COLUMNS = "id, user_id, seq, signal_type, workflow_id, data, timestamp, read, read_at, created_at"
+
+_INSERT = f"""
+WITH next AS (
+    INSERT INTO workflow_signal_seqs AS s (user_id, last_seq) VALUES ($1, 1)
+    ON CONFLICT (user_id) DO UPDATE SET last_seq = s.last_seq + 1
+    RETURNING last_seq
+), ins AS (
+    INSERT INTO workflow_signals
+        (id, user_id, seq, workflow_id, signal_type, data, timestamp, idempotency_key)
+    SELECT $2, $1, next.last_seq, $3, $4, $5::jsonb, $6, $7 FROM next
+    WHERE $7::text IS NULL OR NOT EXISTS (
+        SELECT 1 FROM workflow_signals w WHERE w.user_id = $1 AND w.idempotency_key = $7
+    )
+    ON CONFLICT (user_id, idempotency_key) DO NOTHING
+    RETURNING {_COLUMNS}
+)
+SELECT ins.*,
+       CASE WHEN $8::text IS NOT NULL
+            THEN pg_notify($8, $9::text || ins.seq || $10::text || coalesce(ins.seq || $11::text, '')) END AS notified
+FROM ins
+"""
+
+_BY_KEY = f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND idempotency_key = $2"
+
+
+def broker_message(user_id: uuid.UUID | str, seq: int | None, payload: str) -> str:
+    """The broker's text frame: `user_id \\n seq \\n payload` (seq empty for control messages).
+
+    The payload is the exact wire text, so receivers route without decoding it.
+    """
+    return f"{user_id}\n{'' if seq is None else seq}\n{payload}"
+
+
+def _signal(row: asyncpg.Record) -> Signal:
+    return Signal(
+        id=row["id"],
+        user_id=row["user_id"],
+        seq=row["seq"],
+        signal_type=row["signal_type"],
+        workflow_id=row["workflow_id"],
+        data=row["data"],
+        timestamp=row["timestamp"],
+        read=row["read"],
+        read_at=row["read_at"],
+        created_at=row["created_at"],
+    )
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilter:
+    signal_type: str | None = None
+    workflow_id: str | None = None
+    read: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    signals: list[Signal]
+    has_more: bool
+    next_cursor: str | None
+
+
+class SignalStore:
+    """All SQL the service runs. Safe for concurrent use (one asyncpg pool)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def insert(self, new: NewSignal, *, notify_channel: str | None = None) -> tuple[Signal, bool]:
+        """Store `new` (or find its twin by idempotency key); return it and whether it is new."""
+        head, tail = new.wire_parts()
+        prefix = f"{new.user_id}\n"
+        if len(prefix) + len(head) + len(tail) + 60 > MAX_NOTIFY_BYTES:
+            # Too big for NOTIFY: announce "user, seq" with an empty payload; the
+            # receiver reads the row. (The SQL writes seq twice: "user\nSEQ\n" + "SEQ"
+            # would be wrong, so the tail keeps only the separator.)
+            notify_args = (prefix, "\n", None)
+        else:
+            notify_args = (prefix, "\n" + head, tail)
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                _INSERT,
+                new.user_id,
+                new.id,
+                new.workflow_id,
+                new.signal_type,
+                new.data,
+                new.timestamp,
+                new.idempotency_key,
+                notify_channel,
+                *notify_args,
+            )
+            if row is not None:
+                return _signal(row), True
+            existing = await conn.fetchrow(_BY_KEY, new.user_id, new.idempotency_key)
+        if existing is None:  # pragma: no cover - the unique constraint makes this impossible
+            raise RuntimeError("idempotent insert found neither a new nor an existing row")
+        return _signal(existing), False
+
+    async def after(self, user_id: uuid.UUID, seq: int, limit: int) -> list[Signal]:
+        """The user's signals with seq > `seq`, oldest first, at most `limit`."""
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 "
+            "ORDER BY seq LIMIT $3",
+            user_id,
+            seq,
+            limit,
+        )
+        return [_signal(r) for r in rows]
+
+    async def latest_seq(self, user_id: uuid.UUID) -> int:
+        """The highest seq handed out to the user (0 when none)."""
+        value = await self.pool.fetchval(
+            "SELECT last_seq FROM workflow_signal_seqs WHERE user_id = $1", user_id
+        )
+        return int(value or 0)
+
+    async def get(self, user_id: uuid.UUID, signal_id: uuid.UUID) -> Signal | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND id = $2",
+            user_id,
+            signal_id,
+        )
+        return _signal(row) if row else None
+
+    async def page(
+        self,
+        user_id: uuid.UUID,
+        *,
+        limit: int,
+        offset: int = 0,
+        cursor: int | None = None,
+        where: InboxFilter = InboxFilter(),
+    ) -> InboxPage:
+        """Newest first. `cursor` is the seq of the last signal already seen (keyset)."""
+        clauses = ["user_id = $1"]
+        args: list[Any] = [user_id]
+
+        def add(sql: str, value: Any) -> None:
+            args.append(value)
+            clauses.append(sql.format(f"${len(args)}"))
+
+        if cursor is not None:
+            add("seq < {}", cursor)
+        if where.signal_type is not None:
+            add("signal_type = {}", where.signal_type)
+        if where.workflow_id is not None:
+            add("workflow_id = {}", where.workflow_id)
+        if where.read is not None:
+            add("read = {}", where.read)
+        if where.since is not None:
+            add("timestamp >= {}", where.since)
+        if where.until is not None:
+            add("timestamp < {}", where.until)
+        args.extend([limit + 1, offset])
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM workflow_signals WHERE {' AND '.join(clauses)} "
+            f"ORDER BY seq DESC LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+            *args,
+        )
+        signals = [_signal(r) for r in rows[:limit]]
+        has_more = len(rows) > limit
+        next_cursor = str(signals[-1].seq) if has_more and signals else None
+        return InboxPage(signals, has_more, next_cursor)
+
+    async def unread_count(self, user_id: uuid.UUID) -> int:
+        return int(
+            await self.pool.fetchval(
+                "SELECT count(*) FROM workflow_signals WHERE user_id = $1 AND NOT read", user_id
+            )
+        )
+
+    async def mark_read(self, user_id: uuid.UUID, signal_id: uuid.UUID) -> Signal | None:
+        """Mark one of the user's signals read (idempotent); None when it is not theirs."""
+        row = await self.pool.fetchrow(
+            f"""
+            WITH upd AS (
+                UPDATE workflow_signals SET read = TRUE, read_at = now(), updated_at = now()
+                WHERE user_id = $1 AND id = $2 AND NOT read
+                RETURNING {_COLUMNS}
+            )
+            SELECT {_COLUMNS} FROM upd
+            UNION ALL
+            SELECT {_COLUMNS} FROM workflow_signals
+            WHERE user_id = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM upd)
+            """,
+            user_id,
+            signal_id,
+        )
+        return _signal(row) if row else None
+
+    async def mark_all_read(self, user_id: uuid.UUID) -> int:
+        status = await self.pool.execute(
+            "UPDATE workflow_signals SET read = TRUE, read_at = now(), updated_at = now() "
+            "WHERE user_id = $1 AND NOT read",
+            user_id,
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def count(self) -> int:
+        return int(await self.pool.fetchval("SELECT count(*) FROM workflow_signals"))

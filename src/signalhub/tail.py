@@ -1,0 +1,38 @@
+"""`signalhub tail`: a minimal resuming WebSocket client that prints signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import websockets
+
+
+async def tail(url: str, token: str, since: int | None) -> None:
+    last = since
+    delay = 0.5
+    while True:
+        target = url if last is None else f"{url}?since={last}"
+        try:
+            # The token goes in the subprotocol header, not the URL.
+            async with websockets.connect(target, subprotocols=["bearer", token]) as ws:
+                delay = 0.5
+                async for raw in ws:
+                    message = json.loads(raw)
+                    if "seq" in message and "signal_type" in message:
+                        if last is not None and message["seq"] <= last:
+                            continue
+                        last = message["seq"]
+                    elif message.get("type") == "connected" and last is None:
+                        last = message["seq"]
+                    print(json.dumps(message), flush=True)
+        except websockets.ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd else None
+            print(f"# closed {code}: {exc.rcvd.reason if exc.rcvd else ''}", file=sys.stderr)
+            if code == 4401:
+                raise SystemExit("token invalid or expired: mint a new one (signalhub token)")
+        except OSError as exc:
+            print(f"# cannot connect ({exc}); retrying in {delay:.1f}s", file=sys.stderr)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10)
