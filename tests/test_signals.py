@@ -1,0 +1,93 @@
+"""The pure core: validation of the four signal types and the wire format."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from signalhub.signals import MAX_DATA_BYTES, NewSignal, Signal, SignalError, validate_signal
+
+USER = uuid.uuid4()
+
+
+@pytest.mark.parametrize(
+    "signal_type, data",
+    [
+        ("status_update", {"status": "processing", "message": "Document processing started", "progress": 0.3}),
+        ("progress", {"progress": 0.5, "step": "Generating embeddings", "message": "Creating vector embeddings"}),
+        ("completion", {"result": {"status": "completed", "document_id": "doc-123", "text_length": 5000, "chunk_count": 25},
+                        "message": "Document processing completed successfully"}),
+        ("error", {"error": "Failed to extract text from document", "error_code": "EXTRACTION_ERROR"}),
+    ],
+)
+def test_seed_examples_are_valid(signal_type, data):
+    assert validate_signal(signal_type, "doc-123", data) == data
+
+
+@pytest.mark.parametrize(
+    "signal_type, data, complaint",
+    [
+        ("progress", {"progress": 1.5}, "between 0 and 1"),
+        ("progress", {"progress": -0.1}, "between 0 and 1"),
+        ("progress", {"progress": float("nan")}, "between 0 and 1"),
+        ("progress", {"progress": True}, "must be a number"),
+        ("progress", {"step": "x"}, "progress is required"),
+        ("status_update", {"message": "no status"}, "data.status is required"),
+        ("status_update", {"status": "x", "progress": 2}, "between 0 and 1"),
+        ("error", {"error_code": "X"}, "data.error is required"),
+        ("error", {"error": "boom", "error_code": 7}, "error_code must be a string"),
+        ("completion", {"message": 3}, "message must be a string"),
+    ],
+)
+def test_bad_data_is_refused_with_the_field_named(signal_type, data, complaint):
+    with pytest.raises(SignalError, match=complaint):
+        validate_signal(signal_type, "wf", data)
+
+
+def test_unknown_signal_type_is_refused():
+    with pytest.raises(SignalError, match="signal_type must be one of"):
+        validate_signal("notification", "wf", {})
+
+
+@pytest.mark.parametrize("workflow_id", ["", "   ", "x" * 256, None])
+def test_bad_workflow_id_is_refused(workflow_id):
+    with pytest.raises(SignalError, match="workflow_id"):
+        validate_signal("completion", workflow_id, {})
+
+
+def test_oversized_data_is_refused():
+    with pytest.raises(SignalError, match="larger than"):
+        validate_signal("completion", "wf", {"result": "x" * MAX_DATA_BYTES})
+
+
+def test_data_that_is_not_json_is_refused():
+    with pytest.raises(SignalError, match="JSON"):
+        validate_signal("completion", "wf", {"result": object()})
+
+
+def test_non_uuid_user_is_refused():
+    with pytest.raises(SignalError, match="user_id must be a UUID"):
+        NewSignal.create("test-user", "completion", "wf", {})
+
+
+def test_extra_keys_are_kept():
+    data = validate_signal("progress", "wf", {"progress": 1, "eta_seconds": 4})
+    assert data == {"progress": 1.0, "eta_seconds": 4}
+
+
+def test_wire_parts_around_seq_form_the_same_json_as_the_stored_signal():
+    new = NewSignal.create(USER, "progress", "doc-1", {"progress": 0.25, "step": "Chunking"})
+    head, tail = new.wire_parts()
+    stored = Signal(new.id, USER, 42, new.signal_type, new.workflow_id, new.data, new.timestamp)
+    assert json.loads(head + "42" + tail) == json.loads(stored.wire())
+
+
+def test_wire_format_is_the_seed_shape_plus_id_and_seq():
+    new = NewSignal.create(USER, "error", "doc-1", {"error": "nope", "error_code": "E"})
+    stored = Signal(new.id, USER, 7, new.signal_type, new.workflow_id, new.data, new.timestamp)
+    wire = json.loads(stored.wire())
+    assert set(wire) == {"id", "seq", "signal_type", "workflow_id", "data", "timestamp"}
+    assert wire["timestamp"].endswith("Z")
+    assert wire["seq"] == 7 and wire["id"] == str(new.id)
