@@ -200,6 +200,7 @@ def _pg_env(database_url: str) -> dict[str, str]:
 def _write_env_file(data_dir, base, port, user, user_token, service_token, database_url, temporal) -> Path:
     values = {
         "SIGNALHUB_URL": base,
+        "SIGNALHUB_WS_URL": base.replace("http", "ws", 1) + "/ws",
         "USER_ID": user,
         "TOKEN": user_token,
         "SERVICE_TOKEN": service_token,
@@ -238,10 +239,9 @@ then try:
   curl -X POST -H "Authorization: Bearer $SERVICE_TOKEN" {base}/ws/send-test \\
        -d '{{"user_id": "'$USER_ID'", "message": "Test signal"}}'
   .venv/bin/signalhub tail --token "$TOKEN"          # live signals (WebSocket)
-  .venv/bin/signalhub demo                            # process a sample document
-  psql -c "SELECT COUNT(*) FROM workflow_signals;"    # or: .venv/bin/signalhub psql -c "…"
+{{demo}}  psql -c "SELECT COUNT(*) FROM workflow_signals;"    # or: .venv/bin/signalhub psql -c "…"
 
 Ctrl-C stops everything.
-""",
+""".replace("{demo}", "  .venv/bin/signalhub demo                            # process a sample document\n" if temporal else ""),
         flush=True,
     )
