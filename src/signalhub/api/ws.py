@@ -3,7 +3,7 @@
 Handshake: `?token=JWT` or `Sec-WebSocket-Protocol: bearer, <JWT>`; optional
 `?since=SEQ` to resume. Close codes: 1001 going away, 1008 bad inbound
 message, 1009 message too big, 1013 connection limit, 4401 token invalid or
-expired, 4408 too slow. See docs/protocol.md.
+expired, 4408 too slow. See README.md and docs/delivery.md.
 """
 
 from __future__ import annotations
