@@ -15,7 +15,7 @@ from ..auth import TokenVerifier
 from ..hub import Hub
 from ..runtime import open_runtime
 from ..settings import Settings, get_settings
-from . import admin, inbox, ws
+from . import admin, errors, inbox, ws
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
+    errors.install(app)
     app.include_router(inbox.router)
     app.include_router(admin.router)
     if settings.websocket_enabled:

@@ -23,6 +23,7 @@ from ..connection import (
     Connection,
 )
 from ..hub import LimitExceeded
+from .errors import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -119,7 +120,11 @@ async def signal_stream(websocket: WebSocket) -> None:
     try:
         # Registered before reading the latest seq, so nothing committed after
         # this read can pass unseen (see docs/delivery.md).
-        latest = await runtime.store.latest_seq(principal.user_id)
+        try:
+            latest = await runtime.store.latest_seq(principal.user_id)
+        except DATABASE_DOWN:
+            await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="database unavailable; retry shortly")
+            return
         await websocket.send_text(
             json.dumps({"type": "connected", "user_id": str(principal.user_id), "seq": latest})
         )
