@@ -83,7 +83,7 @@ async def signal_stream(websocket: WebSocket) -> None:
     token, subprotocol = _token_from_handshake(websocket)
     await websocket.accept(subprotocol=subprotocol)
     try:
-        principal = app.state.verifier.verify(token)
+        principal = await app.state.verifier.verify_async(token)  # a JWKS fetch must not block the loop
     except AuthError as exc:
         await websocket.close(code=CLOSE_TOKEN, reason=str(exc))
         return
@@ -152,7 +152,7 @@ async def _receive_loop(websocket: WebSocket, conn: Connection, limit: _RateLimi
             return
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
             conn.request_close(CLOSE_POLICY, "message is not valid JSON")
             return
         kind = body.get("type") if isinstance(body, dict) else None
