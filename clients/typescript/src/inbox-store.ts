@@ -1,0 +1,202 @@
+/**
+ * `InboxStore`: the unread count and read state of one user, kept in sync
+ * across the tabs of a browser and with the server.
+ *
+ * Sources of truth, in the order they usually arrive:
+ * 1. this tab's own actions (`markRead`, `markAllRead`);
+ * 2. the other tabs of this origin, over a `BroadcastChannel` (instant, no server round trip);
+ * 3. the server's `{"type":"inbox","unread_count":N}` frame, sent to every
+ *    connection of the user when read state changes anywhere (other devices too);
+ * 4. `GET unread-count`, fetched on (re)connect and shortly after live
+ *    signals arrive, so an optimistic `+1` per new signal is always confirmed.
+ */
+
+import type { SignalClient, Unsubscribe } from "./client.js";
+import type { InboxApi } from "./inbox.js";
+import type { InboxSignal, Signal } from "./types.js";
+
+/** What listeners of `InboxStore.subscribe` are told. */
+export type InboxChange =
+  | { type: "unread_count"; unreadCount: number }
+  /** These signals are now read (here or in another tab). */
+  | { type: "read"; ids: string[]; readAt: string | null }
+  | { type: "all_read"; readAt: string }
+  /** A new live signal (unread). */
+  | { type: "signal"; signal: Signal }
+  /** Read state changed somewhere this store cannot see in detail: refetch lists. */
+  | { type: "stale" };
+
+/** The message tabs exchange over the channel. */
+export type InboxSyncMessage =
+  | { type: "read"; user: string | null; ids: string[]; read_at: string | null; unread_count: number }
+  | { type: "all_read"; user: string | null; read_at: string };
+
+export interface BroadcastChannelLike {
+  onmessage: ((event: { data: unknown }) => void) | null;
+  postMessage(message: unknown): void;
+  close(): void;
+}
+
+export interface InboxStoreOptions {
+  /** The channel shared by this origin's tabs (default `signalhub-inbox`); `null` turns cross-tab sync off. */
+  channelName?: string | null;
+  /** Default: the global `BroadcastChannel` when there is one. */
+  BroadcastChannel?: new (name: string) => BroadcastChannelLike;
+  /** Confirm the optimistic count with the server this long after the last live signal (default 1000 ms). */
+  confirmDelayMs?: number;
+}
+
+export class InboxStore {
+  readonly api: InboxApi;
+  private readonly client: SignalClient | null;
+  private readonly channel: BroadcastChannelLike | null;
+  private readonly confirmDelayMs: number;
+  private readonly listeners = new Set<(change: InboxChange) => void>();
+  private readonly unsubscribes: Unsubscribe[] = [];
+  private count: number | null = null;
+  private countRequest = 0;
+  private confirmTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(api: InboxApi, client: SignalClient | null = null, options: InboxStoreOptions = {}) {
+    this.api = api;
+    this.client = client;
+    this.confirmDelayMs = options.confirmDelayMs ?? 1000;
+    const name = options.channelName === undefined ? "signalhub-inbox" : options.channelName;
+    const Channel =
+      options.BroadcastChannel ??
+      (globalThis as { BroadcastChannel?: new (name: string) => BroadcastChannelLike }).BroadcastChannel;
+    this.channel = name !== null && Channel ? new Channel(name) : null;
+    if (this.channel) this.channel.onmessage = (event) => this.onTabMessage(event.data);
+    if (client) {
+      this.unsubscribes.push(
+        client.on("signal", (signal) => this.onLiveSignal(signal)),
+        client.on("inbox", (message) => this.onServerCount(message.unread_count)),
+        client.on("connected", () => void this.refreshUnreadCount().catch(() => undefined)),
+        client.on("resumed", (message) => {
+          if (!message.recovered) this.emit({ type: "stale" });
+        }),
+      );
+    }
+  }
+
+  /** The last known unread count (`null` until first fetched). */
+  get unreadCount(): number | null {
+    return this.count;
+  }
+
+  /** Listen for changes; returns the function that unsubscribes. */
+  subscribe(listener: (change: InboxChange) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Fetch the count from the server; a slower, older request never overwrites a newer answer. */
+  async refreshUnreadCount(): Promise<number> {
+    const request = ++this.countRequest;
+    const count = await this.api.unreadCount();
+    if (request === this.countRequest) this.setCount(count);
+    return count;
+  }
+
+  /** Mark one signal read, here and in every other tab. */
+  async markRead(id: string): Promise<InboxSignal> {
+    const signal = await this.api.markRead(id);
+    this.emit({ type: "read", ids: [id], readAt: signal.read_at });
+    const count = await this.refreshUnreadCount();
+    this.post({ type: "read", user: this.user(), ids: [id], read_at: signal.read_at, unread_count: count });
+    return signal;
+  }
+
+  /** Mark everything read, here and in every other tab; resolves to how many changed. */
+  async markAllRead(): Promise<number> {
+    const updated = await this.api.markAllRead();
+    const readAt = new Date().toISOString();
+    this.countRequest += 1; // any count request still in flight predates this
+    this.setCount(0);
+    this.emit({ type: "all_read", readAt });
+    this.post({ type: "all_read", user: this.user(), read_at: readAt });
+    return updated;
+  }
+
+  /** Stop listening (the channel, the client, the timers). */
+  close(): void {
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+    if (this.confirmTimer !== null) clearTimeout(this.confirmTimer);
+    this.confirmTimer = null;
+    if (this.channel) {
+      this.channel.onmessage = null;
+      this.channel.close();
+    }
+    this.listeners.clear();
+  }
+
+  // -- inputs ---------------------------------------------------------------------
+
+  private onLiveSignal(signal: Signal): void {
+    if (this.count !== null) this.setCount(this.count + 1);
+    this.emit({ type: "signal", signal });
+    if (this.confirmTimer !== null) clearTimeout(this.confirmTimer);
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = null;
+      void this.refreshUnreadCount().catch(() => undefined);
+    }, this.confirmDelayMs);
+  }
+
+  private onServerCount(count: number): void {
+    if (count === this.count) return; // already known: our own action or another tab's message
+    this.countRequest += 1;
+    this.setCount(count);
+    this.emit({ type: "stale" });
+  }
+
+  private onTabMessage(data: unknown): void {
+    const message = data as InboxSyncMessage | null;
+    if (!message || typeof message !== "object") return;
+    const me = this.user();
+    if (message.user && me && message.user !== me) return; // another account in another tab
+    if (message.type === "read" && Array.isArray(message.ids)) {
+      this.countRequest += 1;
+      this.setCount(message.unread_count);
+      this.emit({ type: "read", ids: message.ids, readAt: message.read_at });
+    } else if (message.type === "all_read") {
+      this.countRequest += 1;
+      this.setCount(0);
+      this.emit({ type: "all_read", readAt: message.read_at });
+    }
+  }
+
+  // -- helpers ----------------------------------------------------------------------
+
+  private user(): string | null {
+    return this.client?.userId ?? null;
+  }
+
+  private post(message: InboxSyncMessage): void {
+    try {
+      this.channel?.postMessage(message);
+    } catch {
+      /* the channel is closed */
+    }
+  }
+
+  private setCount(count: number): void {
+    const next = Math.max(0, count);
+    if (next === this.count) return;
+    this.count = next;
+    this.emit({ type: "unread_count", unreadCount: next });
+  }
+
+  private emit(change: InboxChange): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch (error) {
+        setTimeout(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}

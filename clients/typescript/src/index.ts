@@ -1,0 +1,52 @@
+/**
+ * signalhub browser client: live workflow signals over WebSocket and the
+ * user's inbox. React hooks are in `@signalhub/client/react`.
+ */
+
+export { SignalClient } from "./client.js";
+export type {
+  NetworkEnvironment,
+  SignalClientEvents,
+  SignalClientOptions,
+  StateChange,
+  Unsubscribe,
+  VisibilityEnvironment,
+  WebSocketFactory,
+  WebSocketLike,
+} from "./client.js";
+export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
+export { TokenSource } from "./token.js";
+export type { TokenInput, TokenProvider } from "./token.js";
+export { HttpApi, HttpError, toQueryString } from "./http.js";
+export type { FetchLike, HttpApiOptions, RequestOptions } from "./http.js";
+export { InboxApi } from "./inbox.js";
+export { InboxStore } from "./inbox-store.js";
+export type { BroadcastChannelLike, InboxChange, InboxStoreOptions, InboxSyncMessage } from "./inbox-store.js";
+export { mergeSignals, summarizeWorkflow } from "./workflow.js";
+export type { WorkflowProgress, WorkflowStep } from "./workflow.js";
+export { CloseCode, isSignal, parseServerMessage, SIGNAL_TYPES } from "./types.js";
+export type {
+  ClientMessage,
+  CompletionData,
+  CompletionSignal,
+  ConnectedMessage,
+  ConnectionState,
+  ControlMessage,
+  ErrorData,
+  ErrorSignal,
+  InboxMessage,
+  InboxPage,
+  InboxQuery,
+  InboxSignal,
+  PongMessage,
+  ProgressData,
+  ProgressSignal,
+  ResumedMessage,
+  ServerMessage,
+  Signal,
+  SignalOf,
+  SignalType,
+  StatusUpdateData,
+  StatusUpdateSignal,
+} from "./types.js";

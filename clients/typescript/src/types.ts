@@ -1,0 +1,206 @@
+/**
+ * The wire protocol of signalhub, as TypeScript types.
+ *
+ * A *signal* is an event from a Temporal workflow to the user who started it
+ * (status, progress, completion, error). It is not a Temporal Signal.
+ */
+
+/** The four kinds of signal. */
+export type SignalType = "status_update" | "progress" | "completion" | "error";
+
+export const SIGNAL_TYPES: readonly SignalType[] = ["status_update", "progress", "completion", "error"];
+
+/** `data` of a `status_update` signal. Extra keys set by the sender are kept. */
+export interface StatusUpdateData {
+  status: string;
+  message?: string | null;
+  progress?: number | null;
+  [key: string]: unknown;
+}
+
+/** `data` of a `progress` signal: `progress` is a fraction between 0 and 1. */
+export interface ProgressData {
+  progress: number;
+  step?: string | null;
+  message?: string | null;
+  [key: string]: unknown;
+}
+
+/** `data` of a `completion` signal. */
+export interface CompletionData {
+  result?: unknown;
+  message?: string | null;
+  [key: string]: unknown;
+}
+
+/** `data` of an `error` signal. */
+export interface ErrorData {
+  error: string;
+  error_code?: string | null;
+  [key: string]: unknown;
+}
+
+interface SignalOfType<T extends SignalType, D> {
+  /** Unique id (UUID); the inbox uses it to mark the signal read. */
+  id: string;
+  /** Per-user sequence number: increases in commit order, may skip numbers. */
+  seq: number;
+  signal_type: T;
+  workflow_id: string;
+  data: D;
+  /** ISO-8601, UTC. */
+  timestamp: string;
+}
+
+export type StatusUpdateSignal = SignalOfType<"status_update", StatusUpdateData>;
+export type ProgressSignal = SignalOfType<"progress", ProgressData>;
+export type CompletionSignal = SignalOfType<"completion", CompletionData>;
+export type ErrorSignal = SignalOfType<"error", ErrorData>;
+
+/** A signal as it arrives over the WebSocket: narrow it with `signal.signal_type`. */
+export type Signal = StatusUpdateSignal | ProgressSignal | CompletionSignal | ErrorSignal;
+
+/** The signal type whose `signal_type` is `T`. */
+export type SignalOf<T extends SignalType> = Extract<Signal, { signal_type: T }>;
+
+/** First frame of every connection: the user and the latest seq stored for them. */
+export interface ConnectedMessage {
+  type: "connected";
+  user_id: string;
+  seq: number;
+}
+
+/** Answer to the client's `{"type":"ping"}`. */
+export interface PongMessage {
+  type: "pong";
+}
+
+/** Sent after the signals missed since `since` were replayed; `recovered: false` means too many were missed: refetch the inbox. */
+export interface ResumedMessage {
+  type: "resumed";
+  recovered: boolean;
+}
+
+/** Read state changed elsewhere (another tab, another device). */
+export interface InboxMessage {
+  type: "inbox";
+  unread_count: number;
+}
+
+export type ControlMessage = ConnectedMessage | PongMessage | ResumedMessage | InboxMessage;
+
+/** Anything the server sends. */
+export type ServerMessage = Signal | ControlMessage;
+
+/** Anything the client sends. */
+export type ClientMessage = { type: "ping" } | { type: "pong" } | { type: "resume"; since: number };
+
+/** WebSocket close codes used by the server, and what the client does about each. */
+export const CloseCode = {
+  /** Clean close asked for by this client; no reconnect. */
+  NORMAL: 1000,
+  /** Server shutting down or restarting: reconnect and resume. */
+  GOING_AWAY: 1001,
+  /** The socket dropped without a close frame: reconnect and resume. */
+  ABNORMAL: 1006,
+  /** Bad inbound message (a bug on this side): reconnect with back-off. */
+  POLICY: 1008,
+  /** Inbound message too big. */
+  TOO_BIG: 1009,
+  /** Connection limit reached: reconnect with back-off. */
+  TRY_AGAIN_LATER: 1013,
+  /** Token invalid or expired: refresh it, then reconnect. */
+  TOKEN: 4401,
+  /** This client read too slowly: reconnect and resume. */
+  TOO_SLOW: 4408,
+} as const;
+
+/**
+ * Where the live connection is.
+ * - `idle`: `connect()` not called yet;
+ * - `connecting`: first attempt in progress;
+ * - `connected`: the server's `connected` frame arrived;
+ * - `reconnecting`: lost; waiting for the next attempt or attempting;
+ * - `offline`: the browser says it has no network; waiting for `online`;
+ * - `unauthorized`: the token was refused and could not be refreshed;
+ * - `closed`: `disconnect()` was called.
+ */
+export type ConnectionState =
+  | "idle"
+  | "connecting"
+  | "connected"
+  | "reconnecting"
+  | "offline"
+  | "unauthorized"
+  | "closed";
+
+/** A stored signal as the inbox returns it. */
+export type InboxSignal = Signal & { read: boolean; read_at: string | null };
+
+/** One page of `GET /api/v1/inbox/signals`, newest first. */
+export interface InboxPage {
+  signals: InboxSignal[];
+  has_more: boolean;
+  /** Pass as `cursor` to get the next (older) page; `null` on the last page. */
+  next_cursor: string | null;
+}
+
+/** Query of `GET /api/v1/inbox/signals`. Use `cursor` (keyset) rather than `offset` for paging. */
+export interface InboxQuery {
+  /** 1–100, default 50. */
+  limit?: number;
+  offset?: number;
+  cursor?: string | null;
+  signal_type?: SignalType;
+  workflow_id?: string;
+  read?: boolean;
+  since?: string | Date;
+  until?: string | Date;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** True for signal frames, false for control frames. */
+export function isSignal(message: ServerMessage): message is Signal {
+  return "signal_type" in message;
+}
+
+/**
+ * Parse one text frame. Returns `null` for anything that is not a well-formed
+ * signal or a known control message (unknown control types are ignored, so a
+ * newer server does not break an older client).
+ */
+export function parseServerMessage(text: string): ServerMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isRecord(value)) return null;
+  if (typeof value.signal_type === "string") {
+    const ok =
+      (SIGNAL_TYPES as readonly string[]).includes(value.signal_type) &&
+      typeof value.id === "string" &&
+      typeof value.seq === "number" &&
+      Number.isSafeInteger(value.seq) &&
+      typeof value.workflow_id === "string" &&
+      typeof value.timestamp === "string" &&
+      isRecord(value.data);
+    return ok ? (value as unknown as Signal) : null;
+  }
+  switch (value.type) {
+    case "connected":
+      return typeof value.seq === "number" && typeof value.user_id === "string" ? (value as unknown as ConnectedMessage) : null;
+    case "pong":
+      return { type: "pong" };
+    case "resumed":
+      return { type: "resumed", recovered: value.recovered === true };
+    case "inbox":
+      return typeof value.unread_count === "number" ? (value as unknown as InboxMessage) : null;
+    default:
+      return null;
+  }
+}
