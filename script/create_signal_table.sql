@@ -3,3 +3,4 @@
 -- The same SQL files are what `signalhub migrate` applies (idempotent either way).
 \set ON_ERROR_STOP on
 \ir ../src/signalhub/migrations/sql/0001_workflow_signals.sql
+\ir ../src/signalhub/migrations/sql/0002_document_chunks.sql
