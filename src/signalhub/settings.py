@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=20000, alias="SIGNALHUB_MAX_CONNECTIONS", ge=1)
     max_inbound_message_bytes: int = Field(default=4096, alias="SIGNALHUB_MAX_MESSAGE_BYTES", ge=64)
     inbound_messages_per_second: float = Field(default=20.0, alias="SIGNALHUB_MESSAGES_PER_SECOND", gt=0)
+    # REST request bodies (413 above it; the document upload route has its own limit).
+    max_body_bytes: int = Field(default=1024 * 1024, alias="SIGNALHUB_MAX_BODY_BYTES", ge=1024)
+
+    # Retention: signals older than this many days are deleted in batches (0 = keep forever).
+    retention_days: float = Field(default=90, alias="SIGNALHUB_RETENTION_DAYS", ge=0)
+    retention_batch_size: int = Field(default=1000, alias="SIGNALHUB_RETENTION_BATCH_SIZE", ge=1, le=100_000)
+    retention_interval_seconds: float = Field(default=3600, alias="SIGNALHUB_RETENTION_INTERVAL", gt=0)
 
     # Broker: postgres (LISTEN/NOTIFY), memory (single process), redis://…, nats://…
     broker_url: str = "postgres"

@@ -15,6 +15,7 @@ from ..auth import TokenVerifier
 from ..hub import Hub
 from ..runtime import open_runtime
 from ..settings import Settings, get_settings
+from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
 from . import admin, errors, inbox, ws
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.verifier = verifier
+    # Added before CORS so that CORS wraps it: a 413 still carries the CORS headers.
+    app.add_middleware(
+        BodySizeLimit,
+        default_limit=settings.max_body_bytes,
+        per_path={DOCUMENTS_PATH: max(settings.max_body_bytes, DOCUMENT_UPLOAD_LIMIT)},
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
