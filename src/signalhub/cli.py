@@ -1,4 +1,4 @@
-"""`signalhub` command line: run | api | worker | migrate | token | tail | psql | db-url | demo | bench."""
+"""`signalhub` command line: run | api | worker | migrate | token | tail | purge | psql | db-url | demo | bench."""
 
 from __future__ import annotations
 
@@ -122,6 +122,33 @@ def tail(
         asyncio.run(run_tail(url, token_, since))
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def purge(
+    older_than_days: Annotated[Optional[float], typer.Option(help="Age in days (default SIGNALHUB_RETENTION_DAYS)")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Rows per batch (default SIGNALHUB_RETENTION_BATCH_SIZE)")] = None,
+) -> None:
+    """Delete signals older than the retention age now, in batches (the worker does this hourly)."""
+    from datetime import timedelta
+
+    from .retention import purge_once
+    from .runtime import resolve_database_url
+    from .store import create_pool
+
+    settings = _settings()
+    days = settings.retention_days if older_than_days is None else older_than_days
+    if days <= 0:
+        _fail("retention is disabled (SIGNALHUB_RETENTION_DAYS=0); pass --older-than-days N")
+
+    async def main() -> int:
+        pool = await create_pool(resolve_database_url(settings), max_size=1)
+        try:
+            return await purge_once(pool, timedelta(days=days), batch_size=batch_size or settings.retention_batch_size)
+        finally:
+            await pool.close()
+
+    typer.echo(f"deleted {asyncio.run(main())} signals older than {days:g} days")
 
 
 @app.command("db-url")
