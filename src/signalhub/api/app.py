@@ -16,7 +16,7 @@ from ..hub import Hub
 from ..runtime import open_runtime
 from ..settings import Settings, get_settings
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
-from . import admin, errors, inbox, ws
+from . import admin, documents, errors, inbox, ws
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(inbox.router)
     app.include_router(admin.router)
+    app.include_router(documents.router)
     if settings.websocket_enabled:
         app.include_router(ws.router)
     if WEB_DIR.is_dir():

@@ -1,0 +1,122 @@
+"""DocumentProcessingWorkflow: extract, chunk, embed and store a document, telling
+its user about every step.
+
+Signals, in this order, each exactly once:
+- `status_update` `{"status": "started", "message": "Document processing started"}`
+- `progress` before each step, with a strictly rising `progress`
+  (0.1 extract text, 0.35 chunk, 0.6 embed, 0.85 store)
+- `completion` `{"result": {"status": "completed", "document_id", "text_length",
+  "chunk_count"}, "message": "Document processing completed successfully"}`
+- or, when a step fails, `error` `{"error": "...", "error_code": "FILE_NOT_FOUND" |
+  "UNSUPPORTED_TYPE" | "EXTRACTION_ERROR" | "EMPTY_DOCUMENT" | ...}`, after which
+  the workflow itself fails with an `ApplicationError` of that type.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from .activities import (
+        ChunkDocumentInput,
+        EmbedChunksInput,
+        ExtractTextInput,
+        MarkDocumentFailedInput,
+        StoreDocumentInput,
+        chunk_document_activity,
+        embed_chunks_activity,
+        extract_text_activity,
+        mark_document_failed_activity,
+        send_completion_signal_activity,
+        send_error_signal_activity,
+        send_progress_signal_activity,
+        send_status_update_activity,
+        store_document_activity,
+    )
+
+# Signals must not be lost to a short outage: retry for a while, quickly at first.
+SIGNAL_OPTIONS = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(minutes=10),
+    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)),
+)
+STEP_OPTIONS = dict(
+    start_to_close_timeout=timedelta(minutes=5),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=5
+    ),
+)
+
+UNEXPECTED_ERROR = "PROCESSING_ERROR"
+
+
+def _error_code(exc: BaseException) -> tuple[str, str]:
+    """The user-facing (message, code) for a failed step."""
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
+    if isinstance(cause, ApplicationError):
+        return cause.message, cause.type or UNEXPECTED_ERROR
+    return str(cause or exc), UNEXPECTED_ERROR
+
+
+@workflow.defn
+class DocumentProcessingWorkflow:
+    # This workflow reports its own lifecycle; the opt-in lifecycle interceptor leaves it alone.
+    signalhub_lifecycle_signals = False
+
+    @workflow.run
+    async def run(self, document_id: str, domain_id: str, file_path: str, user_id: str) -> dict:
+        workflow_id = workflow.info().workflow_id
+
+        async def progress(value: float, step: str, message: str) -> None:
+            await workflow.execute_activity(
+                send_progress_signal_activity, args=[user_id, workflow_id, value, step, message], **SIGNAL_OPTIONS
+            )
+
+        await workflow.execute_activity(
+            send_status_update_activity,
+            args=[user_id, workflow_id, "started", "Document processing started"],
+            **SIGNAL_OPTIONS,
+        )
+        try:
+            await progress(0.1, "Extracting text", "Reading the document and extracting its text")
+            extracted = await workflow.execute_activity(
+                extract_text_activity,
+                ExtractTextInput(document_id, domain_id, user_id, file_path, workflow_id),
+                **STEP_OPTIONS,
+            )
+            await progress(0.35, "Chunking", f"Splitting {extracted.text_length} characters into chunks")
+            chunked = await workflow.execute_activity(
+                chunk_document_activity, ChunkDocumentInput(document_id), **STEP_OPTIONS
+            )
+            await progress(0.6, "Generating embeddings", f"Creating vector embeddings for {chunked.chunk_count} chunks")
+            await workflow.execute_activity(embed_chunks_activity, EmbedChunksInput(document_id), **STEP_OPTIONS)
+            await progress(0.85, "Storing chunks", "Storing chunks and embeddings")
+            stored = await workflow.execute_activity(
+                store_document_activity, StoreDocumentInput(document_id), **STEP_OPTIONS
+            )
+        except ActivityError as exc:
+            message, code = _error_code(exc)
+            await workflow.execute_activity(
+                mark_document_failed_activity, MarkDocumentFailedInput(document_id, message, code), **STEP_OPTIONS
+            )
+            await workflow.execute_activity(
+                send_error_signal_activity, args=[user_id, workflow_id, message, code], **SIGNAL_OPTIONS
+            )
+            raise ApplicationError(message, type=code, non_retryable=True) from exc
+
+        result = {
+            "status": "completed",
+            "document_id": document_id,
+            "text_length": stored.text_length,
+            "chunk_count": stored.chunk_count,
+        }
+        await workflow.execute_activity(
+            send_completion_signal_activity,
+            args=[user_id, workflow_id, result, "Document processing completed successfully"],
+            **SIGNAL_OPTIONS,
+        )
+        return result
