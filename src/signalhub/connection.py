@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from . import metrics
-from .sendqueue import Frame, SendQueue
+from .sendqueue import CATCH_UP, Frame, SendQueue
 from .signals import dumps
 
 if TYPE_CHECKING:
@@ -97,8 +97,12 @@ class Connection:
         self._wake.set()
 
     def catch_up(self) -> None:
-        """Re-read from the database whatever came after `last_seq` (broker reconnected)."""
-        self.enqueue(Frame(self.last_seq + 1, None))
+        """Re-read from the database whatever came after `last_seq` (broker reconnected).
+
+        The marker carries no seq: it means "after whatever has been sent by the
+        time the sender reaches it", so frames queued before it cannot make it a no-op.
+        """
+        self.enqueue(CATCH_UP)
 
     def request_close(self, code: int, reason: str) -> None:
         if self._close_request is None:
@@ -167,13 +171,19 @@ class Connection:
             if frame is None:
                 return
             if frame.seq is None:
-                assert frame.text is not None
-                await self._send_text(frame.text)
+                if frame.text is None:  # CATCH_UP
+                    await self._replay(self.last_seq, announce=False)
+                else:
+                    await self._send_text(frame.text)
                 continue
             skipped = self._queue.skipped
-            while self.last_seq + 1 in skipped:  # coalesced away on purpose
-                skipped.discard(self.last_seq + 1)
-                self.last_seq += 1
+            if skipped:
+                while self.last_seq + 1 in skipped:  # coalesced away on purpose
+                    skipped.discard(self.last_seq + 1)
+                    self.last_seq += 1
+                if min(skipped, default=self.last_seq + 1) <= self.last_seq:
+                    # A replay went past them: forget, so the set stays small.
+                    skipped.difference_update([s for s in skipped if s <= self.last_seq])
             if frame.seq <= self.last_seq:
                 continue  # already sent (replay overlap, duplicate broker frame)
             if frame.seq == self.last_seq + 1 and frame.text is not None:

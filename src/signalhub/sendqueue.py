@@ -2,6 +2,8 @@
 
 Guarantees:
 - frames leave in the order they were pushed;
+- a `CATCH_UP` marker ("re-read from the database") is queued at most once
+  at a time: a second one before the first is popped adds nothing;
 - the queue never holds more than `limit` frames: `push` returns False when
   it would, and the caller then closes the connection (4408, "too slow") so
   the client reconnects and resumes from its last seq;
@@ -43,18 +45,30 @@ class Frame:
         return self._workflow
 
 
+#: Marker frame: "read from the database what came after the last seq sent".
+CATCH_UP = Frame(None, None)
+
+
 class SendQueue:
+    #: Progress frames replaced by a newer one, in this process (read by /metrics).
+    coalesced_total = 0
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._frames: deque[Frame] = deque()
         self.skipped: set[int] = set()
+        self._catch_up_queued = False
 
     def __len__(self) -> int:
         return len(self._frames)
 
     def push(self, frame: Frame) -> bool:
         """Queue `frame`; False means the client is too slow and must be cut off."""
-        if self._frames and frame.is_progress:
+        if frame is CATCH_UP:
+            if self._catch_up_queued:
+                return True
+            self._catch_up_queued = True
+        elif self._frames and frame.is_progress:
             self._drop_older_progress(frame)
         if len(self._frames) >= self.limit:
             return False
@@ -68,11 +82,18 @@ class SendQueue:
                 self._frames.remove(queued)
                 assert queued.seq is not None
                 self.skipped.add(queued.seq)
+                SendQueue.coalesced_total += 1
                 return  # at most one older progress per workflow is ever queued
 
     def pop(self) -> Frame | None:
-        return self._frames.popleft() if self._frames else None
+        if not self._frames:
+            return None
+        frame = self._frames.popleft()
+        if frame is CATCH_UP:
+            self._catch_up_queued = False
+        return frame
 
     def clear(self) -> None:
         self._frames.clear()
         self.skipped.clear()
+        self._catch_up_queued = False

@@ -7,6 +7,9 @@ handed to a socket are finished, and then uvicorn shuts down.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 from pathlib import Path
 
 import uvicorn
@@ -14,17 +17,37 @@ import uvicorn
 from .logs import log_config
 from .settings import Settings
 
+log = logging.getLogger(__name__)
+
+
+#: How long open sockets get to receive their 1001 before uvicorn closes what is left.
+CLOSE_SOCKETS_TIMEOUT = 3.0
+
 
 class GracefulServer(uvicorn.Server):
+    """uvicorn's server, whose shutdown first says 1001 on every open socket.
+
+    uvicorn alone would close WebSockets with 1012; ours asks every connection
+    to close with 1001 (its sender finishes the frame it is writing, drops the
+    rest — the client resumes elsewhere by seq) and waits, bounded by
+    `CLOSE_SOCKETS_TIMEOUT`, before uvicorn's own shutdown closes the rest.
+    """
+
     def __init__(self, config: uvicorn.Config, app) -> None:
         super().__init__(config)
         self._signalhub_app = app
 
-    def handle_exit(self, sig, frame) -> None:  # type: ignore[override]
+    async def shutdown(self, sockets=None) -> None:  # type: ignore[override]
+        for server in self.servers:  # stop accepting first: nobody new to close
+            server.close()
         hub = getattr(self._signalhub_app.state, "hub", None)
-        if hub is not None and not self.should_exit:
+        if hub is not None and hub.total:
+            log.info("closing %d WebSocket(s) with 1001", hub.total)
             hub.close_all()
-        super().handle_exit(sig, frame)
+            deadline = asyncio.get_running_loop().time() + CLOSE_SOCKETS_TIMEOUT
+            while hub.total and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+        await super().shutdown(sockets)
 
 
 def serve(
@@ -45,6 +68,7 @@ def serve(
         port=port,
         log_config=log_config(log_level.upper()),
         log_level=log_level,
+        ws=os.environ.get("SIGNALHUB_WS_IMPL", "auto"),  # see docs/performance.md
         ws_max_size=settings.max_inbound_message_bytes,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,

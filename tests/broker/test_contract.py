@@ -169,7 +169,16 @@ async def test_redis_publish_raises_while_the_server_is_down_and_recovers_after(
     with pytest.raises(Exception):
         await asyncio.wait_for(broker.publish(frames(1)[0]), 20)
     await asyncio.to_thread(own_valkey.start)
-    await broker.publish(frames(1)[0])  # the dropped connection is re-opened, no restart needed
+
+    async def publishes() -> bool:
+        try:
+            await broker.publish(frames(1)[0])
+        except Exception:
+            return False
+        return True
+
+    # The dropped connection is re-opened by the same broker object, no restart needed.
+    await async_wait_until(publishes, timeout=20, interval=0.2, what="publish after the server came back")
 
 
 async def test_valkey_scheme_is_accepted_as_redis(open_broker, redis_url):

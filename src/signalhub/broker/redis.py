@@ -2,8 +2,9 @@
 
 Publishing uses a small connection pool whose dropped connections are
 re-opened on the next publish; when the server is down, `publish` raises
-within about a second, so `SignalService` counts the failure (the signal is
-already stored). Subscribing uses its own connection with redis-py's silent
+at once, so `SignalService` counts the failure (the signal is already
+stored), and for `FAIL_FAST_SECONDS` after a failure publishes raise
+without trying, so an outage does not slow every emit down by a connect. Subscribing uses its own connection with redis-py's silent
 re-subscription turned off: every loss is seen here, the subscription is
 re-established with exponential backoff, and `on_reconnect` runs once the
 server has confirmed it, so the hub's catch-up read cannot miss a message.
@@ -19,7 +20,7 @@ import logging
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from .base import CHANNEL, Broker, OnMessage, OnReconnect
@@ -27,6 +28,7 @@ from .base import CHANNEL, Broker, OnMessage, OnReconnect
 log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT = 2.0
+FAIL_FAST_SECONDS = 1.0
 
 
 def redis_url(url: str) -> str:
@@ -43,15 +45,15 @@ class RedisBroker(Broker):
         self._publisher: Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._down_until = 0.0
 
     async def connect(self) -> None:
         self._publisher = Redis.from_url(
             self._url,
             socket_connect_timeout=_CONNECT_TIMEOUT,
             socket_timeout=5.0,
-            # One quick retry re-opens a connection the server dropped (restart);
-            # a server that stays down fails the publish fast.
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            # One immediate retry re-opens a connection the server dropped (restart).
+            retry=Retry(NoBackoff(), 1),
         )
         await self._publisher.ping()
 
@@ -70,7 +72,14 @@ class RedisBroker(Broker):
     async def publish(self, message: str) -> None:
         if self._publisher is None:
             raise RuntimeError("RedisBroker.publish called before connect()")
-        await self._publisher.publish(CHANNEL, message)
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._down_until:
+            raise ConnectionError("Redis was unreachable a moment ago; not announced")
+        try:
+            await self._publisher.publish(CHANNEL, message)
+        except (OSError, RedisError):
+            self._down_until = loop.time() + FAIL_FAST_SECONDS
+            raise
 
     async def subscribe(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         ready = asyncio.get_running_loop().create_future()
