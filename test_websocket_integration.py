@@ -35,7 +35,8 @@ def _ensure_project_python() -> None:
         import signalhub  # noqa: F401
     except ImportError:
         venv_python = ROOT / ".venv" / "bin" / "python"
-        if venv_python.exists() and Path(sys.executable).resolve() != venv_python.resolve():
+        # Compare prefixes, not executables: the venv's python is often a symlink to this one.
+        if venv_python.exists() and Path(sys.prefix).resolve() != venv_python.parent.parent.resolve():
             os.execv(str(venv_python), [str(venv_python), *sys.argv])
         sys.exit("FAIL: signalhub is not installed here; run `make run` (it creates .venv) first")
 

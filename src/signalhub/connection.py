@@ -107,6 +107,8 @@ class Connection:
     def request_close(self, code: int, reason: str) -> None:
         if self._close_request is None:
             self._close_request = (code, reason)
+            if self._queue:
+                metrics.FRAMES_DROPPED.inc(len(self._queue))
             self._queue.clear()
             self._wake.set()
 

@@ -92,7 +92,7 @@ class Hub:
         for conn in tuple(conns):
             conn.enqueue(frame)
         if frame_seq is not None:
-            metrics.FANOUT.inc(len(conns))
+            metrics.signal_fanned_out(payload or None, len(conns))
 
     def deliver_to_user(self, user_id: uuid.UUID | str, message: dict) -> None:
         """Queue a control message for every connection of one user on this process."""

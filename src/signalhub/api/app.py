@@ -15,6 +15,7 @@ from ..auth import TokenVerifier
 from ..hub import Hub
 from ..runtime import open_runtime
 from ..settings import Settings, get_settings
+from .. import metrics
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
 from . import admin, documents, errors, inbox, ws
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             app.state.runtime = runtime
             app.state.hub = hub
+            metrics.watch(hub, runtime.broker)
             if settings.websocket_enabled:
                 await runtime.broker.subscribe(hub.dispatch, hub.catch_up_all)
             yield

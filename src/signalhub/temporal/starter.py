@@ -132,6 +132,16 @@ async def start_document_workflow(
 
 
 async def demo(settings: Settings, file: Path | None, user: str | None) -> None:
+    """Run the demo and end the process with its exit code (0: completed, 1: failed)."""
+    code = await _demo(settings, file, user)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The Temporal client's native threads can outlive a short-lived interpreter and
+    # abort its shutdown (temporalio/sdk-python#300); nothing is left to clean up here.
+    os._exit(code)
+
+
+async def _demo(settings: Settings, file: Path | None, user: str | None) -> int:
     from .worker import connect
 
     file = (file or SAMPLE_DOCUMENT).resolve()
@@ -163,9 +173,11 @@ async def demo(settings: Settings, file: Path | None, user: str | None) -> None:
         result = await asyncio.wait_for(handle.result(), 180)
     except WorkflowFailureError as exc:
         await _settle(follower)
-        raise SystemExit(f"workflow failed: {exc.cause}") from None
+        print(f"workflow failed: {exc.cause}", file=sys.stderr)
+        return 1
     await _settle(follower)
     print(f"result: {json.dumps(result)}")
+    return 0
 
 
 def temporal_is_local(settings: Settings) -> bool:

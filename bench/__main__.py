@@ -1,0 +1,134 @@
+"""`python -m bench [--quick | --full | --tiny] [--systems ...] [--only ...] [--out DIR]`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from . import scenarios
+from .config import PROFILES
+from .inbox import inbox
+from .loadgen import ClientPool
+from .machine import describe_machine
+from .report import write_report
+from .systems import bench_database, running
+
+SCENARIOS = ("idle", "fanout", "stalled", "latency", "ingest", "inbox")
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    for name in PROFILES:
+        size.add_argument(f"--{name}", dest="profile", action="store_const", const=name)
+    parser.set_defaults(profile="quick")
+    parser.add_argument("--systems", default="signalhub,cm,socketio")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
+    parser.add_argument("--ws-impls", default=None, help="extra signalhub runs (idle + fan-out) per uvicorn ws implementation")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"),
+                        help="a PostgreSQL server to create the bench database on (default: embedded)")
+    parser.add_argument("--no-plots", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _guard(results: dict, key: str, run) -> None:
+    started = time.monotonic()
+    print(f"  {key} ...", flush=True)
+    try:
+        results[key] = run()
+    except Exception as exc:  # recorded in the report; the other measurements still run
+        traceback.print_exc()
+        results[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    print(f"  {key}: {time.monotonic() - started:.1f}s", flush=True)
+
+
+def run_system(kind: str, ws: str, database_url: str, sizes, only: set[str], log_dir: Path,
+               pool: ClientPool, stalled_pool: ClientPool) -> dict:
+    out: dict = {"kind": kind, "ws": ws}
+    with running(kind, log_dir, database_url=database_url, ws=ws) as system:
+        out["label"] = system.label
+        print(f"{system.label} (port {system.port})", flush=True)
+        if "idle" in only:
+            _guard(out, "idle", lambda: scenarios.idle_connections(system, pool, sizes))
+        if "fanout" in only:
+            _guard(out, "fanout_broadcast", lambda: scenarios.fanout(system, pool, sizes, broadcast=True))
+            _guard(out, "fanout_targeted", lambda: scenarios.fanout(system, pool, sizes, broadcast=False))
+        if ws != "auto":
+            return out  # implementation variants: memory and fan-out only
+        if "stalled" in only:
+            _guard(out, "stalled", lambda: scenarios.stalled_reader(system, pool, stalled_pool, sizes))
+        if "latency" in only:
+            out["latency"] = []
+            for rate in sizes.latency_rates:
+                holder: dict = {}
+                _guard(holder, f"latency@{rate}", lambda: scenarios.latency(system, pool, sizes, rate))
+                out["latency"].append(holder[f"latency@{rate}"])
+            if kind == "signalhub":
+                out["latency_http"] = []
+                for rate in sizes.latency_rates[:2]:
+                    holder = {}
+                    _guard(holder, f"latency_http@{rate}",
+                           lambda: scenarios.latency(system, pool, sizes, rate, via_http=True))
+                    out["latency_http"].append(holder[f"latency_http@{rate}"])
+        if "ingest" in only:
+            _guard(out, "ingest", lambda: scenarios.ingest(system, pool, sizes))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = PROFILES[args.profile]
+    if args.ws_impls is not None:
+        sizes = dataclasses.replace(sizes, ws_impls=tuple(x for x in args.ws_impls.split(",") if x))
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="signalhub-bench-logs-"))
+    started = time.time()
+    results: dict = {"profile": sizes.name, "sizes": dataclasses.asdict(sizes),
+                     "machine_before": describe_machine(), "systems": [], "inbox": None}
+    print(f"bench: profile {sizes.name}, logs in {log_dir}", flush=True)
+    with bench_database(args.database_url) as database_url:
+        pool = ClientPool(sizes.client_processes)
+        stalled_pool = ClientPool(1)
+        try:
+            variants = [(kind, "auto") for kind in systems]
+            if "signalhub" in systems:
+                variants += [("signalhub", ws) for ws in sizes.ws_impls]
+            for kind, ws in variants:
+                try:
+                    results["systems"].append(
+                        run_system(kind, ws, database_url, sizes, only, log_dir, pool, stalled_pool))
+                except Exception as exc:
+                    traceback.print_exc()
+                    results["systems"].append({"kind": kind, "ws": ws, "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            pool.stop()
+            stalled_pool.stop()
+        if "inbox" in only:
+            print("inbox ...", flush=True)
+            try:
+                results["inbox"] = inbox(database_url, sizes, log_dir)
+            except Exception as exc:
+                traceback.print_exc()
+                results["inbox"] = {"error": f"{type(exc).__name__}: {exc}"}
+    results["machine_after"] = describe_machine()
+    results["wall_seconds"] = time.time() - started
+    json_path = args.out / "results.json"
+    json_path.write_text(json.dumps(results, indent=2, default=str))
+    write_report(results, args.out, plots=not args.no_plots)
+    print(f"bench: wrote {json_path} and {args.out / 'REPORT.md'} in {results['wall_seconds']:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The emitter: a separate OS process that emits signals at a fixed rate (or as
+fast as it can) and stamps each with `data.t` = time.monotonic() at the emit call
+(CLOCK_MONOTONIC is system-wide on Linux, so receivers can subtract it).
+
+Modes: `service` (SignalService.emit, as a Temporal worker does: store + NOTIFY),
+`http` (POST /api/v1/signals with a service token), `peer` (POST /bench/emit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class EmitPlan:
+    mode: str
+    users: list[str]
+    count: int
+    rate: float | None  # None: as fast as `concurrency` allows
+    concurrency: int = 32
+    database_url: str = ""
+    port: int = 0
+    service_token: str = ""
+    timeout: float = 120.0
+
+
+async def _run(plan: EmitPlan) -> dict:
+    errors = 0
+    users = itertools.cycle(plan.users)
+    gate = asyncio.Semaphore(plan.concurrency)
+    closers = []
+
+    if plan.mode == "service":
+        from signalhub.runtime import open_runtime
+        from signalhub.settings import Settings
+
+        settings = Settings(database_url=plan.database_url, broker_url="postgres")
+        runtime_cm = open_runtime(settings, run_migrations=False, pool_size=min(plan.concurrency, 20))
+        runtime = await runtime_cm.__aenter__()
+        closers.append(lambda: runtime_cm.__aexit__(None, None, None))
+
+        async def send(user: str, i: int) -> None:
+            await runtime.service.emit(user, "status_update", "bench-workflow",
+                                       {"status": "running", "t": time.monotonic(), "i": i})
+    else:
+        import httpx
+
+        client = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{plan.port}",
+            limits=httpx.Limits(max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency),
+            timeout=30,
+        )
+        closers.append(client.aclose)
+        headers = {"Authorization": f"Bearer {plan.service_token}"}
+
+        async def send(user: str, i: int) -> None:
+            data = {"status": "running", "t": time.monotonic(), "i": i}
+            if plan.mode == "http":
+                body = {"user_id": user, "signal_type": "status_update", "workflow_id": "bench-workflow", "data": data}
+                response = await client.post("/api/v1/signals", json=body, headers=headers)
+            else:
+                response = await client.post("/bench/emit", json={"user": user, "data": data})
+            response.raise_for_status()
+
+    async def one(user: str, i: int) -> None:
+        nonlocal errors
+        try:
+            await send(user, i)
+        except Exception:
+            errors += 1
+        finally:
+            gate.release()
+
+    tasks = set()
+    started = time.monotonic()
+    deadline = started + plan.timeout
+    sent = 0
+    for i in range(plan.count):
+        if plan.rate:
+            delay = started + i / plan.rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await gate.acquire()
+        if time.monotonic() > deadline:
+            gate.release()
+            break
+        task = asyncio.create_task(one(next(users), i))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        sent += 1
+    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+    elapsed = time.monotonic() - started
+    for close in closers:
+        await close()
+    return {"emitted": sent - errors, "errors": errors, "seconds": elapsed,
+            "achieved_rate": (sent - errors) / elapsed if elapsed else 0.0}
+
+
+def _main(plan: EmitPlan, pipe) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        pipe.send(asyncio.run(_run(plan)))
+    except Exception as exc:  # reported, not raised: the parent writes it into the report
+        pipe.send({"error": f"{type(exc).__name__}: {exc}"})
+
+
+class Emitter:
+    """Start with `start()`, collect with `result()` (bounded wait)."""
+
+    def __init__(self, plan: EmitPlan) -> None:
+        ctx = mp.get_context("spawn")
+        self._pipe, child = ctx.Pipe()
+        self.process = ctx.Process(target=_main, args=(plan, child), daemon=True)
+        self.plan = plan
+
+    def start(self) -> Emitter:
+        self.process.start()
+        return self
+
+    def result(self) -> dict:
+        timeout = self.plan.timeout + 90
+        if not self._pipe.poll(timeout):
+            self.process.kill()
+            return {"error": f"emitter did not finish within {timeout}s"}
+        out = self._pipe.recv()
+        self.process.join(10)
+        return out

@@ -1,0 +1,85 @@
+"""The ConnectionManager from FastAPI's WebSocket docs: a dict user -> sockets,
+`await ws.send_text(...)` in a loop. Nothing is persisted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from .common import padding, parse_args, run, signal_text
+
+
+class ConnectionManager:
+    def __init__(self) -> None:
+        self.active: dict[str, list[WebSocket]] = {}
+
+    async def connect(self, user: str, websocket: WebSocket) -> None:
+        await websocket.accept()
+        self.active.setdefault(user, []).append(websocket)
+
+    def disconnect(self, user: str, websocket: WebSocket) -> None:
+        sockets = self.active.get(user, [])
+        if websocket in sockets:
+            sockets.remove(websocket)
+        if not sockets:
+            self.active.pop(user, None)
+
+    async def send_personal_message(self, user: str, message: str) -> None:
+        for connection in list(self.active.get(user, ())):
+            await connection.send_text(message)
+
+
+app = FastAPI()
+manager = ConnectionManager()
+_tasks: set[asyncio.Task] = set()
+
+
+@app.websocket("/ws/{user}")
+async def websocket_endpoint(websocket: WebSocket, user: str) -> None:
+    await manager.connect(user, websocket)
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        manager.disconnect(user, websocket)
+
+
+async def _produce(rounds: int, size: int, rate: float | None) -> None:
+    pad = padding(size)
+    started = time.monotonic()
+    for r in range(rounds):
+        if rate:
+            delay = started + r / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        for user in list(manager.active):
+            try:
+                await manager.send_personal_message(user, signal_text(r + 1, {"status": "running", "pad": pad}))
+            except Exception:
+                pass  # a socket that went away; the docs' manager has no other policy
+
+
+@app.post("/bench/fanout")
+async def fanout(body: dict) -> dict:
+    task = asyncio.create_task(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return {"started": True}
+
+
+@app.post("/bench/emit")
+async def emit(body: dict) -> dict:
+    await manager.send_personal_message(body["user"], signal_text(0, body["data"]))
+    return {"ok": True}
+
+
+@app.get("/bench/stats")
+async def stats() -> dict:
+    return {"connections": sum(len(s) for s in manager.active.values())}
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    run(app, args.port, args.ws)

@@ -1,0 +1,99 @@
+"""signalhub exactly as `signalhub api` serves it (same `server.serve`, same
+settings from the environment), plus the bench routes.
+
+`/bench/fanout` and `/bench/emit` hand frames straight to the Hub, the same
+call the broker makes for every stored signal: this measures fan-out without
+the database (like the in-process peers). Persistence is measured through
+`SignalService.emit` / `POST /api/v1/signals` by the emitter process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from fastapi import FastAPI, Request
+
+from signalhub.signals import NewSignal
+from signalhub.store import broker_message
+
+from .common import padding, parse_args, raise_fd_limit
+
+_tasks: set[asyncio.Task] = set()
+
+
+def _next_seq(app: FastAPI, user: str) -> int:
+    seqs = app.state.bench_seqs
+    seqs[user] = seqs.get(user, 0) + 1
+    return seqs[user]
+
+
+def _frame(app: FastAPI, user: str, data: dict) -> str:
+    head, tail = NewSignal.create(uuid.UUID(user), "status_update", "bench-workflow", data).wire_parts()
+    seq = _next_seq(app, user)
+    return broker_message(user, seq, f"{head}{seq}{tail}")
+
+
+async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> None:
+    hub = app.state.hub
+    data = {"status": "running", "pad": padding(size)}
+    users = list(hub.status()["connected_users"])
+    started = time.monotonic()
+    for r in range(rounds):
+        if rate:
+            delay = started + r / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        for user in users:
+            hub.dispatch(_frame(app, user, data))
+        await asyncio.sleep(0)  # let the senders run, as a broker callback would
+
+
+def add_bench_routes(app: FastAPI) -> FastAPI:
+    app.state.bench_seqs = {}
+    existing = list(app.router.routes)
+
+    @app.post("/bench/fanout", include_in_schema=False)
+    async def fanout(request: Request) -> dict:
+        body = await request.json()
+        task = asyncio.create_task(
+            _produce(request.app, int(body["rounds"]), int(body.get("size", 200)), body.get("rate"))
+        )
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+        return {"started": True}
+
+    @app.post("/bench/emit", include_in_schema=False)
+    async def emit(request: Request) -> dict:
+        body = await request.json()
+        request.app.state.hub.dispatch(_frame(request.app, body["user"], body["data"]))
+        return {"ok": True}
+
+    @app.get("/bench/stats", include_in_schema=False)
+    async def stats(request: Request) -> dict:
+        return {"connections": request.app.state.hub.total}
+
+    # Ahead of the web page's catch-all mount at "/".
+    app.router.routes[:] = [r for r in app.router.routes if r not in existing] + existing
+    return app
+
+
+def main() -> None:
+    import signalhub.api.app as app_module
+    from signalhub.server import serve
+    from signalhub.settings import Settings
+
+    args = parse_args()
+    raise_fd_limit()
+    create_app = app_module.create_app
+    app_module.create_app = lambda settings=None: add_bench_routes(create_app(settings))
+    if args.ws != "auto":
+        import os
+
+        os.environ["SIGNALHUB_WS_IMPL"] = args.ws
+    serve(Settings(), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

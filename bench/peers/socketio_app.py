@@ -1,0 +1,72 @@
+"""python-socketio (ASGI) under uvicorn: one room per user, `await sio.emit(...)`.
+Nothing is persisted. HTTP bench routes are served by a FastAPI app mounted beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qs
+
+import socketio
+from fastapi import FastAPI
+
+from .common import padding, parse_args, run, signal_text
+
+sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
+http = FastAPI()
+app = socketio.ASGIApp(sio, other_asgi_app=http)
+_users: dict[str, int] = {}
+_tasks: set[asyncio.Task] = set()
+
+
+@sio.event
+async def connect(sid, environ, auth=None):
+    user = parse_qs(environ.get("QUERY_STRING", "")).get("user", ["anonymous"])[0]
+    await sio.save_session(sid, {"user": user})
+    await sio.enter_room(sid, user)
+    _users[user] = _users.get(user, 0) + 1
+
+
+@sio.event
+async def disconnect(sid, *args):
+    user = (await sio.get_session(sid)).get("user")
+    if user in _users:
+        _users[user] -= 1
+        if _users[user] <= 0:
+            del _users[user]
+
+
+async def _produce(rounds: int, size: int, rate: float | None) -> None:
+    pad = padding(size)
+    started = time.monotonic()
+    for r in range(rounds):
+        if rate:
+            delay = started + r / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        for user in list(_users):
+            await sio.emit("signal", signal_text(r + 1, {"status": "running", "pad": pad}), to=user)
+
+
+@http.post("/bench/fanout")
+async def fanout(body: dict) -> dict:
+    task = asyncio.create_task(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return {"started": True}
+
+
+@http.post("/bench/emit")
+async def emit(body: dict) -> dict:
+    await sio.emit("signal", signal_text(0, body["data"]), to=body["user"])
+    return {"ok": True}
+
+
+@http.get("/bench/stats")
+async def stats() -> dict:
+    return {"connections": sum(_users.values())}
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    run(app, args.port, args.ws)

@@ -1,0 +1,197 @@
+"""The measurements. Each takes a running system and the client pool and returns a dict.
+
+Every wait is bounded; a system that stops delivering is reported with what it
+delivered, not waited for forever.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from .config import Sizes
+from .emitter import EmitPlan, Emitter
+from .loadgen import ClientPool, Target
+from .systems import SECRET, SystemProcess, new_users
+
+
+def target_for(system: SystemProcess) -> Target:
+    return Target(system.kind, system.port, SECRET)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def _settle(system: SystemProcess, expected: int, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = system.connections()
+        if n == expected:
+            return n
+        time.sleep(0.1)
+    return system.connections()
+
+
+def _finish(system: SystemProcess, pool: ClientPool) -> None:
+    pool.drop()
+    _settle(system, 0)
+
+
+def idle_connections(system: SystemProcess, pool: ClientPool, sizes: Sizes) -> dict:
+    """Hold N idle authenticated connections (one user each); RSS growth per connection."""
+    target = target_for(system)
+    pool.connect(target, new_users(10))  # warm the code paths before the baseline
+    _finish(system, pool)
+    time.sleep(sizes.settle_seconds)
+    base = system.rss()
+    steps = []
+    held = 0
+    for n in sizes.idle_steps:
+        started = time.monotonic()
+        answer = pool.connect(target, new_users(n - held), concurrency=64)
+        held += answer["ok"]
+        connect_seconds = time.monotonic() - started
+        server_count = _settle(system, held)
+        time.sleep(sizes.settle_seconds)
+        rss = system.rss()
+        steps.append({
+            "target": n, "held": held, "server_count": server_count, "failed": answer["failed"],
+            "rss_mb": rss / 2**20, "kb_per_connection": (rss - base) / 1024 / max(held, 1),
+            "connect_seconds": connect_seconds,
+        })
+        if answer["failed"]:
+            break
+    _finish(system, pool)
+    return {"base_rss_mb": base / 2**20, "steps": steps}
+
+
+def fanout(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, broadcast: bool) -> dict:
+    """Deliveries per second: every round sends one frame to every socket.
+
+    broadcast: all sockets belong to one user (one signal reaches every socket);
+    targeted: one user per socket (one signal per user per round).
+    """
+    n, rounds = sizes.fanout_connections, sizes.fanout_rounds
+    users = [new_users(1)[0]] * n if broadcast else new_users(n)
+    answer = pool.connect(target_for(system), users)
+    held = answer["ok"]
+    _settle(system, held)
+    pool.reset()
+    system.post("/bench/fanout", {"rounds": 3})  # warm-up
+    pool.wait_for(3 * held, timeout=60, idle=10)
+    pool.reset()
+    cpu0 = system.cpu_seconds()
+    started = time.monotonic()
+    system.post("/bench/fanout", {"rounds": rounds})
+    stats = pool.wait_for(rounds * held, timeout=180, idle=15)
+    cpu = system.cpu_seconds() - cpu0
+    seconds = max(stats["last"] - started, 1e-9)
+    _finish(system, pool)
+    return {
+        "connections": held, "rounds": rounds, "expected": rounds * held, "delivered": stats["received"],
+        "seconds": seconds, "deliveries_per_second": stats["received"] / seconds,
+        "server_cpu_seconds": cpu, "deliveries_per_cpu_second": stats["received"] / cpu if cpu else None,
+        "closed": stats["closed"],
+    }
+
+
+def stalled_reader(system: SystemProcess, pool: ClientPool, stalled_pool: ClientPool, sizes: Sizes) -> dict:
+    """Healthy sockets of one user keep receiving while another socket of that user stopped reading."""
+    user = new_users(1)[0]
+    target = target_for(system)
+    stalled_pool.connect(target, [user])  # first in the user's list: the docs' loop meets it first
+    stalled_pool.each("stall", 1)
+    held = pool.connect(target, [user] * sizes.stalled_healthy)["ok"]
+    _settle(system, held + 1)
+    rounds = int(sizes.stalled_rate * sizes.stalled_seconds)
+    pool.reset()
+    started = time.monotonic()
+    system.post("/bench/fanout", {"rounds": rounds, "rate": sizes.stalled_rate, "size": sizes.stalled_payload})
+    expected = rounds * held
+    stats = pool.wait_for(expected, timeout=sizes.stalled_seconds + 30, idle=5)
+    seconds = max(stats["last"] - started, 1e-9)
+    stalled_stats = stalled_pool.stats()
+    stalled_pool.drop()
+    _finish(system, pool)
+    return {
+        "healthy": held, "rounds": rounds, "payload_bytes": sizes.stalled_payload,
+        "offered_rounds_per_second": sizes.stalled_rate,
+        "expected": expected, "delivered": stats["received"],
+        "delivered_fraction": stats["received"] / expected if expected else 0.0,
+        "seconds": seconds, "ideal_seconds": sizes.stalled_seconds,
+        "healthy_deliveries_per_second": stats["received"] / seconds,
+        "stalled_client_closed_with": stalled_stats["closed"],
+    }
+
+
+def _latency_summary(latencies: list[float]) -> dict:
+    ms = [x * 1000 for x in latencies]
+    return {
+        "samples": len(ms), "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
+        "p99_ms": percentile(ms, 99), "max_ms": max(ms) if ms else float("nan"),
+        "mean_ms": statistics.fmean(ms) if ms else float("nan"),
+    }
+
+
+def _emit_mode(system: SystemProcess, via_http: bool) -> str:
+    if system.kind != "signalhub":
+        return "peer"
+    return "http" if via_http else "service"
+
+
+def latency(system: SystemProcess, pool: ClientPool, sizes: Sizes, rate: int, *, via_http: bool = False) -> dict:
+    """Emit (separate process) -> receipt on the socket, at a fixed offered rate."""
+    from signalhub.auth import mint_service_token
+
+    users = new_users(sizes.latency_users)
+    held = pool.connect(target_for(system), users)["ok"]
+    _settle(system, held)
+    pool.reset(measure_latency=True)
+    count = int(rate * sizes.latency_seconds)
+    plan = EmitPlan(
+        mode=_emit_mode(system, via_http), users=users, count=count, rate=rate, concurrency=64,
+        database_url=system.database_url, port=system.port, service_token=mint_service_token(SECRET),
+        timeout=sizes.latency_seconds * 4 + 10,
+    )
+    result = Emitter(plan).start().result()
+    emitted = result.get("emitted", 0)
+    stats = pool.wait_for(emitted, timeout=30, idle=5)
+    summary = _latency_summary(pool.latencies())
+    _finish(system, pool)
+    return {"offered_rate": rate, "emit_mode": plan.mode, "emitter": result,
+            "delivered": stats["received"], **summary}
+
+
+def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, via_http: bool = False) -> dict:
+    """As many signals as the emitter can push (stored and delivered) in a fixed time."""
+    from signalhub.auth import mint_service_token
+
+    users = new_users(sizes.latency_users)
+    held = pool.connect(target_for(system), users)["ok"]
+    _settle(system, held)
+    pool.reset()
+    plan = EmitPlan(
+        mode=_emit_mode(system, via_http), users=users, count=10_000_000, rate=None,
+        concurrency=sizes.ingest_concurrency, database_url=system.database_url, port=system.port,
+        service_token=mint_service_token(SECRET), timeout=sizes.ingest_seconds,
+    )
+    cpu0 = system.cpu_seconds()
+    result = Emitter(plan).start().result()
+    emitted = result.get("emitted", 0)
+    stats = pool.wait_for(emitted, timeout=60, idle=5)
+    cpu = system.cpu_seconds() - cpu0
+    _finish(system, pool)
+    seconds = result.get("seconds") or 1e-9
+    span = max(stats["last"] - stats["first"], 1e-9) if stats["received"] > 1 else seconds
+    return {
+        "emit_mode": plan.mode, "concurrency": plan.concurrency, "emitter": result,
+        "stored_per_second": emitted / seconds if system.kind == "signalhub" else None,
+        "emitted_per_second": emitted / seconds,
+        "delivered": stats["received"], "delivered_per_second": stats["received"] / max(span, seconds),
+        "server_cpu_seconds": cpu,
+    }

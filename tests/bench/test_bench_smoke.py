@@ -1,0 +1,40 @@
+"""`python -m bench --tiny`: the harness drives every system end to end and writes its report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import ROOT
+
+
+def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: str, tmp_path: Path):
+    out = tmp_path / "results"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--ws-impls", "", "--out", str(out), "--database-url", server_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    report = (out / "REPORT.md").read_text()
+    for plot in ("fanout.png", "idle_memory.png", "latency.png"):
+        assert (out / plot).stat().st_size > 0
+
+    systems = {s["kind"]: s for s in results["systems"]}
+    assert set(systems) == {"signalhub", "cm", "socketio"}
+    for kind, system in systems.items():
+        assert "error" not in system, (kind, system)
+        assert system["idle"]["steps"][-1]["held"] == results["sizes"]["idle_steps"][-1], kind
+        for key in ("fanout_broadcast", "fanout_targeted"):
+            assert system[key]["delivered"] == system[key]["expected"] > 0, (kind, key, system[key])
+        assert system["latency"][0]["delivered"] == system["latency"][0]["emitter"]["emitted"] > 0, kind
+        assert system["ingest"]["delivered"] > 0, kind
+
+    hub = systems["signalhub"]
+    assert hub["stalled"]["delivered"] == hub["stalled"]["expected"]
+    assert hub["latency"][0]["emit_mode"] == "service" and hub["latency_http"][0]["emit_mode"] == "http"
+    assert hub["ingest"]["stored_per_second"] > 0
+    assert results["inbox"][0]["user_unread"] == results["sizes"]["inbox_user_rows"] // 10
+    assert "FastAPI-docs ConnectionManager" in report and "python-socketio" in report and "## Targets" in report
