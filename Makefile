@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# npm ci only when package-lock.json changed since the last install (npm keeps a copy in node_modules).
+NPM_CI = [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent
+
 web: $(STAMP)
 	@if [ -f web/package.json ]; then \
 	  if command -v npm >/dev/null 2>&1; then \
-	    (cd web && npm install --no-audit --no-fund --silent && npm run build --silent) || exit 1; \
+	    (cd web && $(NPM_CI) && npm run build --silent) || exit 1; \
 	  else \
 	    echo "note: Node.js/npm not found: the inbox page at / is not built (the API, WebSocket and CLI work without it)."; \
 	  fi; \
@@ -30,6 +33,11 @@ run: $(STAMP) web
 	$(BIN)/signalhub run
 
 test: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+	  (cd clients/typescript && $(NPM_CI) && npm test --silent) || exit 1; \
+	else \
+	  echo "note: Node.js/npm not found: the TypeScript client's tests are skipped (and the browser tests skip)."; \
+	fi
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -109,6 +109,7 @@ def run_stack(settings: Settings, *, port: int, with_temporal: bool) -> int:
         SIGNALHUB_DATA_DIR=str(data_dir),
         PYTHONUNBUFFERED="1",
     )
+    env.setdefault("SIGNALHUB_DEV_LOGIN", "true")  # the demo page's one-click sign-in (api/dev.py)
     procs: list[subprocess.Popen] = []
     temporal_address = settings.temporal_address
     try:

@@ -17,7 +17,7 @@ from ..runtime import open_runtime
 from ..settings import Settings, get_settings
 from .. import metrics
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
-from . import admin, documents, errors, inbox, ws
+from . import admin, dev, documents, errors, inbox, ws
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox.router)
     app.include_router(admin.router)
     app.include_router(documents.router)
+    if dev.dev_login_enabled():
+        app.include_router(dev.router)
     if settings.websocket_enabled:
         app.include_router(ws.router)
     if WEB_DIR.is_dir():

@@ -1,0 +1,208 @@
+"""The demo page in headless Chromium against the real stack (API, Temporal, worker).
+
+Screenshots of each state go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from signalhub.auth import mint_user_token
+from tests.support import SECRET, emit_in_subprocess
+
+pytestmark = pytest.mark.browser
+
+EVERY_STEP = ["started", "Extracting text", "Chunking", "Generating embeddings", "Storing chunks", "completed"]
+UP_TO_EMBEDDING = EVERY_STEP[:4]
+
+
+def expect(target):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+@pytest.fixture
+def shot(artifacts: Path):
+    folder = artifacts / "browser"
+    folder.mkdir(exist_ok=True)
+
+    def take(page, name: str) -> None:
+        page.screenshot(path=folder / f"{name}.png", full_page=True)
+
+    return take
+
+
+def sign_in(page, stack) -> None:
+    page.goto(f"{stack.url}/")
+    page.get_by_test_id("demo-sign-in").click()
+    expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "connected")
+    expect(page.get_by_test_id("user-id")).to_have_text(str(stack.demo_user))
+    expect(page.get_by_test_id("unread-badge")).not_to_have_attribute("data-count", "")
+
+
+def upload_sample(page, sample: str) -> str:
+    """Click a sample; returns the workflow id the API answered with."""
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/documents") and r.request.method == "POST") as info:
+        page.get_by_test_id(f"sample-{sample}").click()
+    assert info.value.status == 202, info.value.text()
+    return info.value.json()["workflow_id"]
+
+
+def workflow_card(page, workflow_id: str):
+    return page.locator(f'[data-testid="workflow-card"][data-workflow-id="{workflow_id}"]')
+
+
+def shown_signals(card) -> list[tuple[int, str]]:
+    """(seq, step name) of every signal the card lists, top to bottom."""
+    return [
+        (int(seq), name.strip())
+        for seq, name in card.locator('[data-testid="workflow-signal"]').evaluate_all(
+            "items => items.map(li => [li.dataset.seq, li.querySelector('.step-name').textContent])"
+        )
+    ]
+
+
+def stored_seqs(stack, workflow_id: str) -> list[int]:
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            "SELECT seq FROM workflow_signals WHERE workflow_id = %s ORDER BY seq", (workflow_id,)
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def wait_for_stored(stack, workflow_id: str, count: int, timeout: float = 60.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seqs = stored_seqs(stack, workflow_id)
+        if len(seqs) >= count:
+            return seqs
+        time.sleep(0.1)
+    raise TimeoutError(f"{workflow_id}: {len(stored_seqs(stack, workflow_id))} of {count} signals stored")
+
+
+def badge(page):
+    return page.get_by_test_id("unread-badge")
+
+
+def unread(page) -> int:
+    return int(badge(page).get_attribute("data-count"))
+
+
+def test_processing_a_document_shows_each_step_live_then_completion(stack, page, shot):
+    sign_in(page, stack)
+    stack.embed_gate.touch()  # hold the workflow at "Generating embeddings"
+    try:
+        workflow_id = upload_sample(page, "notes")
+        card = workflow_card(page, workflow_id)
+        expect(card.get_by_test_id("workflow-progress")).to_have_attribute("aria-valuenow", "60")
+        expect(card).to_have_attribute("data-phase", "running")
+        assert [name for _, name in shown_signals(card)] == UP_TO_EMBEDDING
+        shot(page, "document-in-progress")
+    finally:
+        stack.embed_gate.unlink(missing_ok=True)
+
+    expect(card).to_have_attribute("data-phase", "completed", timeout=60_000)
+    expect(card.get_by_test_id("workflow-progress")).to_have_attribute("aria-valuenow", "100")
+    expect(card.get_by_test_id("workflow-result")).to_contain_text("chunks")
+    shown = shown_signals(card)
+    assert [name for _, name in shown] == EVERY_STEP
+    assert [seq for seq, _ in shown] == stored_seqs(stack, workflow_id)
+    shot(page, "document-completed")
+
+
+def test_a_document_that_fails_shows_its_error(stack, page, shot):
+    sign_in(page, stack)
+    workflow_id = upload_sample(page, "blank")
+    card = workflow_card(page, workflow_id)
+    expect(card).to_have_attribute("data-phase", "failed", timeout=60_000)
+    expect(card.get_by_test_id("workflow-error")).to_contain_text("EMPTY_DOCUMENT")
+    assert [name for _, name in shown_signals(card)] == ["started", "Extracting text", "failed"]
+    shot(page, "document-failed")
+
+
+def test_marking_a_signal_read_lowers_the_badge_in_a_second_tab(stack, context, shot):
+    first, second = context.new_page(), context.new_page()
+    sign_in(first, stack)
+    sign_in(second, stack)
+    before = unread(second)
+
+    workflow_id = f"tabs-{uuid.uuid4()}"
+    emit_in_subprocess(
+        stack.database_url,
+        *[
+            {"user_id": str(stack.demo_user), "signal_type": "progress", "workflow_id": workflow_id,
+             "data": {"progress": p, "step": f"step {n}"}}
+            for n, p in enumerate((0.2, 0.5, 0.8), start=1)
+        ],
+    )
+    expect(badge(first)).to_have_attribute("data-count", str(before + 3))  # live, in both tabs
+    expect(badge(second)).to_have_attribute("data-count", str(before + 3))
+
+    item = first.locator(f'[data-testid="inbox-item"][data-type="progress"][data-read="false"]').filter(
+        has_text="step 3"
+    )
+    signal_id = item.get_attribute("data-id")
+    item.get_by_test_id("mark-read").click()
+    expect(badge(second)).to_have_attribute("data-count", str(before + 2))
+    expect(second.locator(f'[data-testid="inbox-item"][data-id="{signal_id}"]')).to_have_attribute("data-read", "true")
+    shot(second, "second-tab-after-mark-read")
+
+    second.get_by_test_id("mark-all-read").click()
+    expect(badge(first)).to_have_attribute("data-count", "0")
+    expect(first.locator('[data-testid="inbox-item"][data-read="false"]')).to_have_count(0)
+    shot(first, "first-tab-after-mark-all-read")
+
+
+def test_page_reconnects_after_an_api_restart_mid_workflow_and_shows_every_step(stack, page, shot):
+    sign_in(page, stack)
+    page.evaluate("window.__sameDocument = true")
+    stack.embed_gate.touch()
+    try:
+        workflow_id = upload_sample(page, "notes")
+        card = workflow_card(page, workflow_id)
+        expect(card.get_by_test_id("workflow-progress")).to_have_attribute("aria-valuenow", "60")
+        seen_before = shown_signals(card)
+        assert [name for _, name in seen_before] == UP_TO_EMBEDDING
+
+        stack.api.stop()  # graceful: closes every socket with 1001
+        expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "reconnecting")
+        shot(page, "api-down-reconnecting")
+    finally:
+        stack.embed_gate.unlink(missing_ok=True)  # the workflow finishes while the API is down
+
+    stored = wait_for_stored(stack, workflow_id, len(EVERY_STEP))
+    stack.restart_api()
+
+    expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "connected", timeout=45_000)
+    expect(card).to_have_attribute("data-phase", "completed")
+    shown = shown_signals(card)
+    assert [name for _, name in shown] == EVERY_STEP
+    assert [seq for seq, _ in shown] == stored  # every stored signal, in order, no gap, no duplicate
+    assert shown[: len(seen_before)] == seen_before
+    assert page.evaluate("window.__sameDocument") is True  # resumed in place, not by reloading
+    shot(page, "api-restarted-caught-up")
+
+
+def test_connection_state_shows_offline_and_recovers(stack, context, page, shot):
+    sign_in(page, stack)
+    context.set_offline(True)
+    expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "offline")
+    expect(page.get_by_test_id("connection-state")).to_contain_text("Offline")
+    shot(page, "offline")
+    context.set_offline(False)
+    expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "connected")
+
+
+def test_an_expired_pasted_token_is_reported_not_retried_forever(stack, page, shot):
+    expired = mint_user_token(SECRET, stack.demo_user, ttl_seconds=-120)
+    page.goto(f"{stack.url}/")
+    page.get_by_test_id("token-input").fill(expired)
+    page.get_by_role("button", name="Use this token").click()
+    expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "unauthorized")
+    shot(page, "token-refused")
