@@ -110,6 +110,8 @@ def run_stack(settings: Settings, *, port: int, with_temporal: bool) -> int:
         PYTHONUNBUFFERED="1",
     )
     env.setdefault("SIGNALHUB_DEV_LOGIN", "true")  # the demo page's one-click sign-in (api/dev.py)
+    # The page is served by this API: its origin must pass the WebSocket Origin check on any --port.
+    env["WEBSOCKET_CORS_ORIGINS"] = f"{settings.websocket_cors_origins},http://127.0.0.1:{port},http://localhost:{port}"
     procs: list[subprocess.Popen] = []
     temporal_address = settings.temporal_address
     try:

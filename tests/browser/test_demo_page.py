@@ -206,3 +206,59 @@ def test_an_expired_pasted_token_is_reported_not_retried_forever(stack, page, sh
     page.get_by_role("button", name="Use this token").click()
     expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "unauthorized")
     shot(page, "token-refused")
+
+
+def test_read_state_reaches_another_browser_through_the_server(stack, browser):
+    """Two browser profiles share no BroadcastChannel: the server's inbox frame carries the change."""
+    contexts = [browser.new_context(), browser.new_context()]
+    try:
+        here, elsewhere = (ctx.new_page() for ctx in contexts)
+        sign_in(here, stack)
+        sign_in(elsewhere, stack)
+        before = unread(elsewhere)
+        [emitted] = emit_in_subprocess(
+            stack.database_url,
+            {"user_id": str(stack.demo_user), "signal_type": "status_update",
+             "workflow_id": f"devices-{uuid.uuid4()}", "data": {"status": "queued", "message": "waiting in line"}},
+        )
+        expect(badge(elsewhere)).to_have_attribute("data-count", str(before + 1))
+        here.locator(f'[data-testid="inbox-item"][data-id="{emitted["id"]}"]').get_by_test_id("mark-read").click()
+        expect(badge(elsewhere)).to_have_attribute("data-count", str(before))
+        expect(elsewhere.locator(f'[data-testid="inbox-item"][data-id="{emitted["id"]}"]')).to_have_attribute(
+            "data-read", "true"
+        )
+    finally:
+        for ctx in contexts:
+            ctx.close()
+
+
+def test_inbox_filters_and_pages_through_older_signals(stack, page, shot):
+    workflow_id = f"filters-{uuid.uuid4()}"
+    emit_in_subprocess(
+        stack.database_url,
+        *[
+            {"user_id": str(stack.demo_user), "signal_type": "progress", "workflow_id": workflow_id,
+             "data": {"progress": n / 30, "step": f"part {n}"}}
+            for n in range(1, 25)
+        ],
+        {"user_id": str(stack.demo_user), "signal_type": "error", "workflow_id": workflow_id,
+         "data": {"error": "disk full", "error_code": "NO_SPACE"}},
+    )
+    sign_in(page, stack)
+    items = page.get_by_test_id("inbox-item")
+    page.get_by_test_id("filter-workflow").fill(workflow_id)
+    expect(items).to_have_count(20)  # one page
+    page.get_by_test_id("load-more").click()
+    expect(items).to_have_count(25)  # the next page, by cursor
+    expect(page.get_by_test_id("load-more")).to_have_count(0)
+
+    page.get_by_test_id("filter-type").select_option("error")
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("disk full (NO_SPACE)")
+    shot(page, "inbox-filtered")
+
+    items.first.get_by_test_id("mark-read").click()
+    page.get_by_test_id("filter-read").select_option("unread")
+    expect(items).to_have_count(0)
+    page.get_by_test_id("filter-read").select_option("read")
+    expect(items).to_have_count(1)
