@@ -73,6 +73,30 @@ def _validate_data(signal_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _storable_text(name: str, text: str) -> None:
+    """PostgreSQL text and jsonb hold neither NUL nor lone UTF-16 surrogates."""
+    if "\x00" in text:
+        raise SignalError(f"{name} must not contain NUL characters")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise SignalError(f"{name} must be valid Unicode (no lone surrogates)") from None
+
+
+def _storable_strings(data: dict[str, Any]) -> None:
+    """`_storable_text` for every key and string in `data` (iterative: nesting depth is the caller's)."""
+    stack: list[Any] = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _storable_text("data", item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def validate_signal(
     signal_type: str, workflow_id: str, data: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -85,11 +109,13 @@ def validate_signal(
         raise SignalError("workflow_id is required and must be a non-empty string")
     if len(workflow_id) > MAX_WORKFLOW_ID_LENGTH:
         raise SignalError(f"workflow_id is longer than {MAX_WORKFLOW_ID_LENGTH} characters")
+    _storable_text("workflow_id", workflow_id)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise SignalError("data must be a JSON object")
     data = _validate_data(signal_type, data)
+    _storable_strings(data)
     try:
         encoded = json.dumps(data, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -170,7 +170,7 @@ async def test_emit_endpoint_is_idempotent_by_key(api, service_token, token):
         assert (first.status_code, second.status_code) == (201, 200)
         assert first.json()["id"] == second.json()["id"] and second.json()["created"] is False
         bad = await http.post("/api/v1/signals", json=body | {"data": {"progress": 3}, "idempotency_key": None})
-        assert bad.status_code == 422 and "between 0 and 1" in bad.json()["detail"]
+        assert bad.status_code == 422 and "between 0 and 1" in bad.json()["detail"][0]["msg"]
 
 
 async def test_healthz_says_ok(api):

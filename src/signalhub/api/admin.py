@@ -53,7 +53,8 @@ async def _json_body(request: Request, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+        # Without the input: a non-UTF-8 body echoed back would fail to encode (a 500).
+        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
 
 
 _SEND_TEST_BODY = {
@@ -83,7 +84,9 @@ async def emit_signal(body: EmitRequest, response: Response, _: ServiceRole, ser
             idempotency_key=body.idempotency_key,
         )
     except SignalError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from None
+        # Same shape as every other 422 (the documented HTTPValidationError).
+        detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=detail) from None
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return {"id": result.signal.id, "seq": result.signal.seq, "created": result.created}

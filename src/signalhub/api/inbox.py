@@ -48,7 +48,7 @@ async def list_signals(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description="next_cursor of the previous page")] = None,
     signal_type: Literal["status_update", "progress", "completion", "error"] | None = None,
-    workflow_id: Annotated[str | None, Query(max_length=255)] = None,
+    workflow_id: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$")] = None,  # PostgreSQL text has no NUL
     read: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
