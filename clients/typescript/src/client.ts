@@ -132,6 +132,8 @@ export class SignalClient {
   private generation = 0;
   private attempt = 0;
   private tokenRefusals = 0;
+  private askedToResume = false;
+  private _resuming = false;
   private lastMessageAt = 0;
   private pingSentAt: number | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -166,6 +168,11 @@ export class SignalClient {
   /** The user the server says the token belongs to (after `connected`). */
   get userId(): string | null {
     return this._userId;
+  }
+
+  /** True between `connected` and `resumed` on a reconnect: the signals arriving are the missed ones being replayed. */
+  get resuming(): boolean {
+    return this._resuming;
   }
 
   /** The token source given to `connect()` (shared with the REST helpers). */
@@ -241,6 +248,7 @@ export class SignalClient {
     if (generation !== this.generation) return; // disconnect() or a newer attempt won the race
 
     const params = new URLSearchParams();
+    this.askedToResume = this._lastSeq !== null;
     if (this._lastSeq !== null) params.set("since", String(this._lastSeq));
     const viaQuery = this.options.tokenTransport === "query";
     if (viaQuery) params.set("token", token);
@@ -287,6 +295,7 @@ export class SignalClient {
           this.recentSignals.length = 0;
         }
         this._userId = message.user_id;
+        this._resuming = this.askedToResume && this._lastSeq !== null;
         if (this._lastSeq === null) this._lastSeq = message.seq; // a fresh start is live from now
         this.attempt = 0;
         this.tokenRefusals = 0;
@@ -295,6 +304,7 @@ export class SignalClient {
         this.emit("connected", message);
         break;
       case "resumed":
+        this._resuming = false;
         this.emit("resumed", message);
         break;
       case "inbox":
@@ -318,6 +328,7 @@ export class SignalClient {
   /** The socket closed (or was declared dead): decide whether and when to come back. */
   private onSocketGone(code: number, reason: string): void {
     this.socket = null;
+    this._resuming = false;
     this.clearTimer("connectTimer");
     this.stopHeartbeat();
     if (this._state === "closed") return;

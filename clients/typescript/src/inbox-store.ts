@@ -7,8 +7,9 @@
  * 2. the other tabs of this origin, over a `BroadcastChannel` (instant, no server round trip);
  * 3. the server's `{"type":"inbox","unread_count":N}` frame, sent to every
  *    connection of the user when read state changes anywhere (other devices too);
- * 4. `GET unread-count`, fetched on (re)connect and shortly after live
- *    signals arrive, so an optimistic `+1` per new signal is always confirmed.
+ * 4. `GET unread-count`, fetched on connect, after a resume's replay, and
+ *    shortly after live signals arrive, so an optimistic `+1` per new signal
+ *    is always confirmed.
  */
 
 import type { SignalClient, Unsubscribe } from "./client.js";
@@ -71,8 +72,12 @@ export class InboxStore {
       this.unsubscribes.push(
         client.on("signal", (signal) => this.onLiveSignal(signal)),
         client.on("inbox", (message) => this.onServerCount(message.unread_count)),
-        client.on("connected", () => void this.refreshUnreadCount().catch(() => undefined)),
+        client.on("connected", () => {
+          // On a resume, count once the replay is over (`resumed`), so replayed signals are not counted twice.
+          if (!client.resuming) void this.refreshUnreadCount().catch(() => undefined);
+        }),
         client.on("resumed", (message) => {
+          void this.refreshUnreadCount().catch(() => undefined);
           if (!message.recovered) this.emit({ type: "stale" });
         }),
       );
@@ -135,7 +140,8 @@ export class InboxStore {
   // -- inputs ---------------------------------------------------------------------
 
   private onLiveSignal(signal: Signal): void {
-    if (this.count !== null) this.setCount(this.count + 1);
+    // A replayed signal may already be in the count fetched on reconnect; the confirmation settles it.
+    if (this.count !== null && !this.client?.resuming) this.setCount(this.count + 1);
     this.emit({ type: "signal", signal });
     if (this.confirmTimer !== null) clearTimeout(this.confirmTimer);
     this.confirmTimer = setTimeout(() => {

@@ -188,6 +188,21 @@ describe("resume", () => {
     expect(client.lastSeq).toBe(9);
   });
 
+  it("marks the replay between connected and resumed, on reconnects only", async () => {
+    const { client } = makeClient();
+    client.connect("t");
+    await flush();
+    FakeWebSocket.latest().accept(USER, 5);
+    expect(client.resuming).toBe(false); // a fresh start replays nothing
+    FakeWebSocket.latest().serverClose(1001);
+    await vi.advanceTimersByTimeAsync(500);
+    FakeWebSocket.latest().accept(USER, 7);
+    expect(client.resuming).toBe(true);
+    FakeWebSocket.latest().serverSend(signal(6));
+    FakeWebSocket.latest().serverSend({ type: "resumed", recovered: true });
+    expect(client.resuming).toBe(false);
+  });
+
   it("reconnects and resumes after the server cut it off as too slow (4408)", async () => {
     const { client } = makeClient();
     client.connect("t");

@@ -121,6 +121,35 @@ describe("InboxStore with the live connection", () => {
     client.disconnect();
   });
 
+  it("does not count replayed signals twice after a reconnect", async () => {
+    let unreadOnServer = 0;
+    const { fetch } = fakeFetch({
+      "GET /api/v1/inbox/signals/unread-count": () => ({ body: { unread_count: unreadOnServer } }),
+    });
+    const client = new SignalClient({ baseUrl: "http://127.0.0.1:9", WebSocket: FakeWebSocket, network: null, visibility: null });
+    const { store, changes } = tab(fetch, `test-${Math.random()}`, client);
+    client.connect("jwt");
+    await vi.waitFor(() => expect(FakeWebSocket.instances).toHaveLength(1));
+    FakeWebSocket.latest().accept(USER, 0);
+    await vi.waitFor(() => expect(store.unreadCount).toBe(0));
+
+    FakeWebSocket.latest().serverClose(1006);
+    unreadOnServer = 2; // two signals stored while this tab was away
+    await vi.waitFor(() => expect(FakeWebSocket.instances).toHaveLength(2), { timeout: 2000 });
+    const socket = FakeWebSocket.latest();
+    socket.accept(USER, 2);
+    await new Promise((r) => setTimeout(r, 10)); // a count request made on `connected` would answer now
+    socket.serverSend(signal(1));
+    socket.serverSend(signal(2));
+    socket.serverSend({ type: "resumed", recovered: true });
+    await vi.waitFor(() => expect(store.unreadCount).toBe(2));
+    await new Promise((r) => setTimeout(r, 60)); // past the confirmation too
+    const counts = changes.flatMap((c) => (c.type === "unread_count" ? [c.unreadCount] : []));
+    expect(Math.max(...counts)).toBe(2); // never 3 or 4 on the way
+    expect(store.unreadCount).toBe(2);
+    client.disconnect();
+  });
+
   it("asks lists to refetch when a resume could not recover everything", async () => {
     const { changes, socket, client } = await connected([]);
     socket.serverSend({ type: "resumed", recovered: true });
