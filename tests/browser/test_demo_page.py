@@ -33,7 +33,7 @@ def shot(artifacts: Path):
     folder.mkdir(exist_ok=True)
 
     def take(page, name: str) -> None:
-        page.screenshot(path=folder / f"{name}.png", full_page=True)
+        page.screenshot(path=folder / f"{name}.png", full_page=True, animations="disabled")
 
     return take
 

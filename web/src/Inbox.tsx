@@ -99,7 +99,7 @@ function InboxItem({ signal, onMarkRead }: { signal: InboxSignal; onMarkRead: ()
       <span className={`type type-${signal.signal_type}`}>{signal.signal_type.replace("_", " ")}</span>
       <span className="summary">{summary(signal)}</span>
       <span className="meta muted" title={signal.workflow_id}>
-        {signal.workflow_id} · {new Date(signal.timestamp).toLocaleTimeString()}
+        {new Date(signal.timestamp).toLocaleTimeString()} · {signal.workflow_id}
       </span>
       {!signal.read && (
         <button type="button" className="link" onClick={onMarkRead} data-testid="mark-read">
