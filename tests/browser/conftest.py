@@ -134,7 +134,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(database_url: str, artifacts: Path, built_page: Path, chromium: Path) -> Iterator[Stack]:
+def stack(chromium: Path, built_page: Path, database_url: str, artifacts: Path) -> Iterator[Stack]:
     from signalhub.embedded import temporal_dev_server
     from tests.temporal.conftest import WorkerProcess
 
