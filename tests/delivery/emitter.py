@@ -4,7 +4,8 @@ Emits `count` signals for each user through `SignalService` (store, then the
 broker from BROKER_URL), as a Temporal activity would. Options:
 `pace` seconds to sleep after each emit (so a stream lasts long enough to be
 interrupted), `kinds` signal types to cycle through, `workflows` how many
-workflow ids to spread them over, `concurrency` emit loops per user.
+workflow ids to spread them over, `concurrency` emit loops per user, `data_padding` a string added to every
+signal's data (to make frames big).
 Prints one JSON line at the end: {"emitted": N, "publish_failures": M}.
 """
 
@@ -31,6 +32,7 @@ async def emit_all(plan: dict) -> dict:
     kinds = plan.get("kinds", ["status_update"])
     workflows = plan.get("workflows", 1)
     concurrency = plan.get("concurrency", 1)
+    padding = plan.get("data_padding")
     emitted = 0
     async with open_runtime(Settings(), run_migrations=False, pool_size=max(2, concurrency * len(plan["users"]))) as rt:
 
@@ -38,7 +40,10 @@ async def emit_all(plan: dict) -> dict:
             nonlocal emitted
             for n in numbers:
                 kind = kinds[n % len(kinds)]
-                await rt.service.emit(user, kind, f"wf-{n % workflows}", DATA[kind](n))
+                data = DATA[kind](n)
+                if padding:
+                    data["padding"] = padding
+                await rt.service.emit(user, kind, f"wf-{n % workflows}", data)
                 emitted += 1
                 if pace:
                     await asyncio.sleep(pace)

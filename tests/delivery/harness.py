@@ -42,7 +42,8 @@ class StreamClient:
         query = f"token={self.token}"
         if resume and self.signals:
             query += f"&since={self.last_seq}"
-        self.ws = await websockets.connect(f"{url}?{query}", open_timeout=20, max_queue=None, **connect_args)
+        connect_args.setdefault("max_queue", None)
+        self.ws = await websockets.connect(f"{url}?{query}", open_timeout=20, **connect_args)
         hello = json.loads(await asyncio.wait_for(self.ws.recv(), 20))
         assert hello["type"] == "connected", hello
         return hello
@@ -66,6 +67,30 @@ class StreamClient:
                 self.ws = None
                 return False
         return True
+
+    async def read_until_shown(self, seq: int, timeout: float = 60.0) -> bool:
+        """Read until the signal with `seq` (or a later one) arrived; False when closed first."""
+        assert self.ws is not None
+        deadline = time.monotonic() + timeout
+        while self.last_seq < seq:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"last seq {self.last_seq}, waiting for {seq}")
+            try:
+                self._take(await asyncio.wait_for(self.ws.recv(), remaining))
+            except ConnectionClosed as exc:
+                self.close_codes.append(exc.rcvd.code if exc.rcvd else None)
+                self.ws = None
+                return False
+        return True
+
+    async def read_control(self, kind: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Read until a control message of type `kind` (signals read meanwhile are kept)."""
+        assert self.ws is not None
+        deadline = time.monotonic() + timeout
+        while not any(c.get("type") == kind for c in self.controls):
+            self._take(await asyncio.wait_for(self.ws.recv(), max(0.0, deadline - time.monotonic())))
+        return next(c for c in self.controls if c.get("type") == kind)
 
     async def read_until_closed(self, timeout: float = 30.0) -> int | None:
         """Read what is still buffered, until the server side is gone; returns the close code."""
