@@ -100,6 +100,9 @@ async def follow(
     import websockets
 
     deadline = time.monotonic() + timeout
+    # Signals may arrive before the workflow id is known (the workflow starts
+    # fast); they wait here until it is.
+    backlog: list[dict[str, Any]] = []
     async with websockets.connect(ws_url, subprotocols=["bearer", token], open_timeout=10) as ws:
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if hello.get("type") != "connected":
@@ -107,12 +110,22 @@ async def follow(
         if ready is not None:
             ready.set()
         while (remaining := deadline - time.monotonic()) > 0:
-            message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-            if "signal_type" not in message or message.get("workflow_id") != workflow_id():
+            try:
+                message = json.loads(await asyncio.wait_for(ws.recv(), min(remaining, 0.5)))
+            except TimeoutError:
+                message = None
+            if message is not None and "signal_type" in message:
+                backlog.append(message)
+            wanted = workflow_id()
+            if wanted is None:
                 continue
-            on_signal(message)
-            if message["signal_type"] in FINAL_TYPES:
-                return message
+            for signal in backlog:
+                if signal.get("workflow_id") != wanted:
+                    continue
+                on_signal(signal)
+                if signal["signal_type"] in FINAL_TYPES:
+                    return signal
+            backlog.clear()
     raise TimeoutError(f"no completion or error signal within {timeout:.0f}s")
 
 
