@@ -75,7 +75,8 @@ def built_page() -> Path:
     npm = shutil.which("npm")
     if npm is None:
         unavailable("Node.js/npm not found: the demo page cannot be built")
-    if not (WEB / "node_modules").is_dir():
+    installed = WEB / "node_modules" / ".package-lock.json"  # npm's copy of the lock it installed
+    if not installed.exists() or installed.stat().st_mtime < (WEB / "package-lock.json").stat().st_mtime:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, timeout=600, capture_output=True)
     result = subprocess.run([npm, "run", "build"], cwd=WEB, timeout=300, capture_output=True, text=True)
     if result.returncode != 0:
