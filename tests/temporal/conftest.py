@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -94,8 +93,8 @@ async def temporal_client(temporal_server):
 
 
 @pytest.fixture(scope="session")
-def uploads_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="signalhub-data-"))
+def uploads_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("signalhub-data")
 
 
 @pytest.fixture(scope="session")

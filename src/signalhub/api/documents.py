@@ -35,8 +35,6 @@ _ENVELOPE_BYTES = 64 * 1024
 _READ_SIZE = 256 * 1024
 TEMPORAL_CONNECT_TIMEOUT = 5.0
 
-_client_lock = asyncio.Lock()
-
 
 class DocumentStarted(BaseModel):
     workflow_id: str
@@ -96,7 +94,9 @@ async def _temporal_client(request: Request):
         return state.temporal_client
     settings = state.settings
     address = settings.temporal_address or "127.0.0.1:7233"
-    async with _client_lock:
+    if getattr(state, "temporal_lock", None) is None:
+        state.temporal_lock = asyncio.Lock()
+    async with state.temporal_lock:
         if getattr(state, "temporal_client", None) is None:
             try:
                 state.temporal_client = await asyncio.wait_for(
