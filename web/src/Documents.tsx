@@ -31,13 +31,13 @@ export function Documents({ http }: { http: HttpApi }) {
   const [busy, setBusy] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
 
-  const track = useCallback((workflow: TrackedWorkflow, label = false) => {
+  /** Show a workflow: new ones go on top (or below the others when `older`); `relabel` names a known one. */
+  const track = useCallback((workflow: TrackedWorkflow, { relabel = false, older = false } = {}) => {
     setWorkflows((previous) => {
-      const existing = previous.find((w) => w.workflowId === workflow.workflowId);
-      if (existing) {
-        return label ? previous.map((w) => (w.workflowId === workflow.workflowId ? workflow : w)) : previous;
+      if (previous.some((w) => w.workflowId === workflow.workflowId)) {
+        return relabel ? previous.map((w) => (w.workflowId === workflow.workflowId ? workflow : w)) : previous;
       }
-      return [workflow, ...previous].slice(0, SHOWN);
+      return (older ? [...previous, workflow] : [workflow, ...previous]).slice(0, SHOWN);
     });
   }, []);
 
@@ -54,8 +54,8 @@ export function Documents({ http }: { http: HttpApi }) {
       .request<DocumentList>("GET", "/api/v1/documents", { query: { limit: 3 } })
       .then((list) => {
         if (!active) return;
-        for (const doc of [...list.documents].reverse()) {
-          if (doc.workflow_id) track({ workflowId: doc.workflow_id, label: doc.file_name }, true);
+        for (const doc of list.documents) {
+          if (doc.workflow_id) track({ workflowId: doc.workflow_id, label: doc.file_name }, { relabel: true, older: true });
         }
       })
       .catch(() => undefined); // an API without documents still shows live workflows
@@ -71,7 +71,7 @@ export function Documents({ http }: { http: HttpApi }) {
       const form = new FormData();
       form.append("file", file);
       const started = await http.request<DocumentStarted>("POST", "/api/v1/documents", { body: form });
-      track({ workflowId: started.workflow_id, label: started.file_name ?? file.name }, true);
+      track({ workflowId: started.workflow_id, label: started.file_name ?? file.name }, { relabel: true });
     } catch (e) {
       setError(e instanceof HttpError ? describe(e) : (e as Error).message);
     } finally {

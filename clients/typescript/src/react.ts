@@ -98,7 +98,6 @@ export function useSignals(filter: SignalFilter = {}): Signal[] {
       if (match(signal)) setSignals((previous) => [...previous, signal].slice(-limit));
     });
     // `key` stands for the filter's contents, so an inline object does not resubscribe every render.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [client, key]);
   return signals;
 }
@@ -284,7 +283,7 @@ export function useInbox(filters: InboxFilters = {}): InboxView {
           break;
       }
     });
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `key` stands for the filters (read through filtersRef), as in useSignals.
   }, [inbox, key]);
 
   const markRead = useCallback(async (id: string) => {
