@@ -28,7 +28,8 @@ class WorkerProcess:
             TEMPORAL_ADDRESS=temporal_address,
             TEMPORAL_TASK_QUEUE=task_queue,
             PYTHONPATH=str(ROOT),
-            **env,
+            # Retention off unless a test asks: other tests' deliberately old rows stay put.
+            **{"SIGNALHUB_RETENTION_DAYS": "0", **env},
         )
         self.log_path = log_dir / f"worker-{task_queue}.log"
         self.proc: subprocess.Popen | None = None

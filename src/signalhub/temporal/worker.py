@@ -10,6 +10,10 @@ the document activities, as the seed's `worker/main.py` does. Environment:
   on the same worker, with the signal activities at hand);
 - `SIGNALHUB_EMBEDDER`: see `signalhub.documents.embedding`.
 
+The worker also deletes signals older than `SIGNALHUB_RETENTION_DAYS` every
+`SIGNALHUB_RETENTION_INTERVAL` seconds (see `signalhub.retention`; several
+workers may do so at once).
+
 SIGTERM or SIGINT stops polling, lets running activities finish (up to
 `GRACEFUL_SHUTDOWN`) and exits 0.
 """
@@ -29,6 +33,7 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
 from ..logs import log_config
+from ..retention import run_periodically as run_retention
 from ..runtime import open_runtime
 from ..settings import Settings
 from . import activities
@@ -125,12 +130,17 @@ async def main(settings: Settings, *, lifecycle_signals: bool | None = None) -> 
         worker = build_worker(
             client, settings, lifecycle_signals=lifecycle_signals, imports=os.environ.get(IMPORTS_ENV)
         )
-        async with worker:
-            log.info(
-                "worker polling task queue %r on %s (namespace %s, lifecycle signals %s)",
-                settings.temporal_task_queue, temporal_address(settings),
-                settings.temporal_namespace, "on" if lifecycle_signals else "off",
-            )
-            await stop.wait()
-            log.info("stopping: finishing running activities")
+        retention = asyncio.create_task(run_retention(runtime.store, settings), name="retention")
+        try:
+            async with worker:
+                log.info(
+                    "worker polling task queue %r on %s (namespace %s, lifecycle signals %s)",
+                    settings.temporal_task_queue, temporal_address(settings),
+                    settings.temporal_namespace, "on" if lifecycle_signals else "off",
+                )
+                await stop.wait()
+                log.info("stopping: finishing running activities")
+        finally:
+            retention.cancel()
+            await asyncio.gather(retention, return_exceptions=True)
     log.info("worker stopped")
