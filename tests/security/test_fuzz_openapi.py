@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -85,3 +87,39 @@ def test_user_requests_never_get_a_5xx_or_an_off_schema_answer(operations, fuzz_
 
 def test_service_requests_never_get_a_5xx_or_an_off_schema_answer(operations, fuzz_server):
     assert fuzz(operations, fuzz_server, mint_service_token(SECRET)) >= len(operations) * 2
+
+
+# What the fuzzer found, pinned as plain regression tests (each was a 500).
+
+def _post(server, path: str, content: bytes) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {mint_service_token(SECRET)}", "Content-Type": "application/json"}
+    return httpx.post(f"{server.base}{path}", content=content, headers=headers, timeout=10)
+
+
+def test_non_utf8_body_is_422_not_500(fuzz_server):
+    response = _post(fuzz_server, "/ws/send-test", b"\x9da\x17\xe9-\xac\x95")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("workflow_id", "wf\\u0000x"), ("data", '{"status": "a\\u0000b"}'), ("data", '{"status": "ok", "k\\u0000": 1}'),
+     ("data", '{"status": "\\ud8ac"}'), ("workflow_id", "\\udc00")],
+)
+def test_signal_text_postgresql_cannot_store_is_422_not_500(fuzz_server, field, value):
+    parts = {"workflow_id": '"wf"', "data": '{"status": "ok"}'}
+    parts[field] = value if field == "data" else f'"{value}"'
+    body = (
+        f'{{"user_id": "{uuid.uuid4()}", "signal_type": "status_update", '
+        f'"workflow_id": {parts["workflow_id"]}, "data": {parts["data"]}}}'
+    )
+    response = _post(fuzz_server, "/api/v1/signals", body.encode())
+    assert response.status_code == 422, response.text
+    assert isinstance(response.json()["detail"], list)  # the documented HTTPValidationError shape
+
+
+def test_nul_in_the_workflow_filter_is_422_not_500(fuzz_server):
+    headers = {"Authorization": f"Bearer {mint_user_token(SECRET, uuid.uuid4())}"}
+    response = httpx.get(f"{fuzz_server.base}/api/v1/inbox/signals", params={"workflow_id": "a\x00b"}, headers=headers, timeout=10)
+    assert response.status_code == 422
