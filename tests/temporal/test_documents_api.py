@@ -82,6 +82,9 @@ async def test_upload_while_temporal_is_unreachable_answers_503(database_url, ar
         assert response.status_code == 503
         assert f"Temporal is unreachable at {nowhere}" in response.json()["detail"]
         assert not any((tmp_path / "uploads").glob("*/*"))
+        async with _client(api, token(user_id)) as http:
+            [listed] = (await http.get("/api/v1/documents")).json()["documents"]
+        assert (listed["file_name"], listed["status"], listed["error_code"]) == ("a.txt", "failed", "TEMPORAL_UNAVAILABLE")
     finally:
         api.stop()
 

@@ -160,18 +160,22 @@ async def upload_document(request: Request, user: CurrentUser) -> dict[str, Any]
     folder = (settings.data_dir / "uploads" / document_id).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / _safe_name(upload.filename)
+    documents = DocumentStore(request.app.state.runtime.store.pool)
     try:
         if await _save(upload, path) == 0:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="the file is empty")
-        await _start(request, document_id, domain_id, path, user, workflow_id)
+        # Registered before the start, so the list shows it from the first signal on.
+        await documents.register(document_id, user, domain_id, upload.filename, workflow_id)
+        try:
+            await _start(request, document_id, domain_id, path, user, workflow_id)
+        except HTTPException as exc:
+            await documents.fail(document_id, str(exc.detail), "TEMPORAL_UNAVAILABLE")
+            raise
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     finally:
         await upload.close()
-    await DocumentStore(request.app.state.runtime.store.pool).register(
-        document_id, user, domain_id, upload.filename, workflow_id
-    )
     return {"workflow_id": workflow_id, "document_id": document_id, "file_name": upload.filename}
 
 
