@@ -126,6 +126,8 @@ def test_hostile_frames_get_an_answer_or_a_clear_close_and_leave_others_unaffect
         @example(frame="x" * 5000)
         @example(frame="")
         @example(frame="null")
+        @example(frame='{"type":"ping","extra":[1,{"a":null}]}')
+        @example(frame='{"type":"resume","since":0}')
         def check(frame):
             outcome = send_hostile_frame(f"{fuzz_api.ws}?token={token(uuid.uuid4())}", frame)
             assert outcome == "pong" or outcome in CLEAR_CLOSE_CODES, (frame if len(str(frame)) < 200 else str(frame)[:200], outcome)
