@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import time
+import urllib.request
 import uuid
 
 import websockets
@@ -67,16 +68,16 @@ async def test_under_backlog_newer_progress_replaces_older_but_completion_and_er
     try:
         client = StreamClient(token(user))
         await open_paused_client(client, api)
-        # 300 progress signals of one workflow, with an error and a completion at the end.
+        # COUNT progress signals of one workflow, with an error and a completion at the end.
         plan = {"kinds": ["progress"], "workflows": 1, "data_padding": BIG}
-        await (await Emitter.start(database_url, "postgres", [user], 300, **plan)).result()
+        await (await Emitter.start(database_url, "postgres", [user], COUNT, **plan)).result()
         await (await Emitter.start(database_url, "postgres", [user], 2, kinds=["error", "completion"])).result()
         expected = await stored(database_url, user)
 
         assert await client.read_until_shown(expected[-1][0], timeout=60)
         kinds = [m["signal_type"] for m in client.signals]
         assert kinds[-2:] == ["error", "completion"]  # never dropped
-        assert 0 < kinds.count("progress") < 300  # unsent older progress was replaced
+        assert 0 < kinds.count("progress") < COUNT  # unsent older progress was replaced
         assert client.signals[-3]["seq"] == expected[-3][0]  # the newest progress is never replaced
         seqs = [m["seq"] for m in client.signals]
         assert seqs == sorted(set(seqs))
@@ -108,13 +109,15 @@ async def test_sigterm_closes_sockets_with_1001_and_clients_resume_on_another_in
         clients = [StreamClient(token(user)) for _ in range(3)]
         for client in clients:
             await client.open(a.ws)
+        mute = await asyncio.to_thread(stalled_peer, a.port, token(user))  # never reads, never answers a close
         emitter = await Emitter.start(database_url, "postgres", [user], 300, pace=0.005)
         assert await clients[0].read_until(50)
 
         a.proc.send_signal(signal.SIGTERM)
         for client in clients:
             assert await client.read_until_closed() == 1001
-        a.proc.wait(20)  # exits within a bounded time (raises otherwise)
+        a.proc.wait(20)  # exits within a bounded time (raises otherwise), the mute peer included
+        mute.close()
 
         for client in clients:
             await client.open(b.ws)
@@ -147,24 +150,36 @@ def stalled_peer(port: int, token: str) -> socket.socket:
     return sock
 
 
+def send_queue_max_frames(api: ApiProcess) -> float:
+    with urllib.request.urlopen(f"{api.base}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("signalhub_send_queue_max_frames "):
+                return float(line.split()[1])
+    raise AssertionError("signalhub_send_queue_max_frames not exported")
+
+
 async def test_a_peer_that_stopped_reading_does_not_delay_100_others(database_url, artifacts, token):
     user = uuid.uuid4()
     [api] = await start_apis(1, database_url, artifacts, SIGNALHUB_MAX_CONNECTIONS_PER_USER="200")
     stalled = None
     try:
         stalled = await asyncio.to_thread(stalled_peer, api.port, token(user))
+        # Fill the stalled peer's socket buffers first, so its sender is stuck mid-write.
+        await (await Emitter.start(database_url, "postgres", [user], 500, data_padding=BIG)).result()
         clients = [StreamClient(token(user)) for _ in range(100)]
         await asyncio.gather(*(c.open(api.ws) for c in clients))
         started = time.monotonic()
-        emitter = await Emitter.start(database_url, "postgres", [user], 300, data_padding=BIG[:2000])
+        emitter = await Emitter.start(database_url, "postgres", [user], 300)
         results = await asyncio.gather(*(c.read_until(300, timeout=60) for c in clients))
         elapsed = time.monotonic() - started
         assert all(results)
         assert elapsed < 30, f"100 clients took {elapsed:.1f}s"  # generous: seconds, not a benchmark
         await emitter.result()
-        expected = await stored(database_url, user)
+        expected = (await stored(database_url, user))[500:]
         for client in clients:
             assert_each_once_in_order(client.signals, expected)
+        # Meanwhile the stalled peer's frames are still waiting: it really was stuck.
+        assert await asyncio.to_thread(send_queue_max_frames, api) > 0
         await asyncio.gather(*(c.close() for c in clients))
     finally:
         if stalled is not None:
