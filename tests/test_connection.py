@@ -250,3 +250,19 @@ async def test_stop_ends_the_sender_and_later_frames_are_ignored():
     conn.enqueue(frame(store.add(1)))
     await asyncio.sleep(0.05)
     assert sock.sent == [] and conn.queue_depth == 0
+
+
+async def test_a_close_requested_during_a_long_replay_is_not_held_up_by_it():
+    store = FakeStore()
+    for seq in range(1, 51):
+        store.add(seq)
+    conn, sock = make(store)
+    sock.gate.clear()
+    conn.start(0, 0)
+    await asyncio.sleep(0.02)  # the replay is writing seq 1
+    conn.request_close(CLOSE_TOKEN, "token expired")
+    sock.gate.set()
+    await settle(lambda: sock.closed)
+    assert sock.closed[0] == CLOSE_TOKEN
+    assert sock.seqs == [1]
+    await conn.stop()

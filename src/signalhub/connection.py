@@ -201,10 +201,11 @@ class Connection:
         if not complete:
             rows = rows[: self._resume_limit]
         for signal in rows:
+            if self._close_request is not None:
+                return  # closing (expiry, shutdown): the client resumes from what it got
             if signal.seq > self.last_seq or announce:
                 await self._send_text(signal.wire())
-        if rows:
-            self.last_seq = max(self.last_seq, rows[-1].seq)
+                self.last_seq = max(self.last_seq, signal.seq)
         if not complete:
             # Too much was missed: the client refetches the inbox; continue live from now.
             self.last_seq = max(self.last_seq, await self._store.latest_seq(self.user_id))
