@@ -84,8 +84,10 @@ def built_page() -> Path:
     return BUILT_PAGE
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: Path):
+    # Module scope: Playwright's sync API keeps an event loop running in this
+    # thread while it is open, which would break later tests that call asyncio.run().
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

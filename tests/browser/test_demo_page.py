@@ -201,10 +201,15 @@ def test_connection_state_shows_offline_and_recovers(stack, context, page, shot)
 
 def test_an_expired_pasted_token_is_reported_not_retried_forever(stack, page, shot):
     expired = mint_user_token(SECRET, stack.demo_user, ttl_seconds=-120)
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket))
     page.goto(f"{stack.url}/")
     page.get_by_test_id("token-input").fill(expired)
     page.get_by_role("button", name="Use this token").click()
     expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "unauthorized")
+    expect(page.get_by_test_id("connection-state")).to_contain_text("Token refused")
+    page.wait_for_timeout(3000)  # longer than the first back-off delays
+    assert len(sockets) == 1  # a pasted token cannot be refreshed: no second attempt with it
     shot(page, "token-refused")
 
 
