@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -47,3 +49,16 @@ async def inbox(api, token: str, workflow_id: str) -> list[dict[str, Any]]:
 
 async def result_of(handle, timeout: float = RESULT_TIMEOUT):
     return await asyncio.wait_for(handle.result(), timeout)
+
+
+async def no_more_signals(ws, within: float = 1.0) -> bool:
+    """True when no further signal frame arrives within `within` seconds (control frames are ignored)."""
+    deadline = time.monotonic() + within
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
+        except TimeoutError:
+            return True
+        if "signal_type" in message:
+            return False
+    return True

@@ -7,8 +7,8 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from tests.support import connect, no_message
-from tests.temporal.helpers import inbox, result_of, signals_until_final, start_document
+from tests.support import connect
+from tests.temporal.helpers import inbox, no_more_signals, result_of, signals_until_final, start_document
 
 pytestmark = pytest.mark.temporal
 
@@ -42,7 +42,7 @@ async def test_unprocessable_file_sends_an_error_signal_and_fails_the_workflow(
     error = signals[-1]["data"]
     assert error["error_code"] == code
     assert error["error"] == failed.value.cause.message and error["error"]
-    assert await no_message(ws, 1.0)
+    assert await no_more_signals(ws, 1.0)
     await ws.close()
     assert [s["signal_type"] for s in await inbox(api, token(user_id), workflow_id)] == ["status_update", "progress", "error"]
 

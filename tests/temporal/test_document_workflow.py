@@ -8,8 +8,8 @@ import pytest
 
 from signalhub.documents import SAMPLE_DOCUMENT, chunk_text, extract_text
 from tests.documents.samples import PDF_PAGES, make_pdf
-from tests.support import collect_signals, connect, no_message
-from tests.temporal.helpers import inbox, result_of, signals_until_final, start_document
+from tests.support import collect_signals, connect
+from tests.temporal.helpers import inbox, no_more_signals, result_of, signals_until_final, start_document
 
 pytestmark = pytest.mark.temporal
 
@@ -58,7 +58,7 @@ async def test_user_receives_status_then_rising_progress_then_completion_once_ea
     assert {s["workflow_id"] for s in signals} == {workflow_id}
     seqs = [s["seq"] for s in signals]
     assert seqs == sorted(set(seqs))
-    assert await no_message(ws, 1.0)  # nothing twice
+    assert await no_more_signals(ws, 1.0)  # nothing twice
     await ws.close()
 
     stored = await inbox(api, token(user_id), workflow_id)
@@ -96,5 +96,5 @@ async def test_the_five_signal_activities_accept_the_seeds_positional_arguments(
                                    "chunk_count": 25}, "message": "Processing completed"}),
         ("error", {"error": "Failed to extract text from document", "error_code": "EXTRACTION_ERROR"}),
     ]
-    assert await no_message(ws, 0.5)
+    assert await no_more_signals(ws, 0.5)
     await ws.close()

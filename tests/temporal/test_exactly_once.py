@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from tests.support import connect, no_message
+from tests.support import connect
 from tests.temporal.conftest import WorkerProcess
-from tests.temporal.helpers import inbox, result_of, signals_until_final, start_document
+from tests.temporal.helpers import inbox, no_more_signals, result_of, signals_until_final, start_document
 
 pytestmark = pytest.mark.temporal
 
@@ -59,7 +59,7 @@ async def test_signal_stored_before_a_forced_failure_is_delivered_and_kept_once(
     types = [s["signal_type"] for s in signals]
     assert types == ["status_update", "progress", "progress", "progress", "progress", "completion"]
     assert len({s["id"] for s in signals}) == 6
-    assert await no_message(ws, 1.5)
+    assert await no_more_signals(ws, 1.5)
     await ws.close()
 
     conn = await asyncpg.connect(database_url)

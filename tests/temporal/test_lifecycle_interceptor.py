@@ -7,9 +7,9 @@ import asyncpg
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from tests.support import connect, no_message
+from tests.support import connect
 from tests.temporal.example_workflows import Greeting, GreetingWorkflow, PlainWorkflow
-from tests.temporal.helpers import result_of, signals_until_final
+from tests.temporal.helpers import no_more_signals, result_of, signals_until_final
 
 pytestmark = pytest.mark.temporal
 
@@ -28,7 +28,7 @@ async def test_workflow_with_user_id_in_its_input_reports_start_and_completion(
     ]
     assert signals[0]["data"] == {"status": "started", "message": "GreetingWorkflow started"}
     assert signals[1]["data"] == {"result": {"greeting": "Hello, Ada!"}, "message": "GreetingWorkflow completed"}
-    assert await no_message(ws, 0.5)
+    assert await no_more_signals(ws, 0.5)
     await ws.close()
 
 
