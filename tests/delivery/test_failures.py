@@ -9,7 +9,6 @@ the client ends with all 1,000, in order, none twice.
 from __future__ import annotations
 
 import asyncio
-import signal
 import uuid
 
 import asyncpg
