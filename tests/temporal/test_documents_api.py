@@ -8,8 +8,10 @@ import sys
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from signalhub.documents import SAMPLE_DOCUMENT
+from signalhub.embedded import temporal_dev_server
 from tests.support import ROOT, SECRET, ApiProcess, BIN, base_env, connect, free_port
 from tests.temporal.helpers import signals_until_final
 
@@ -73,18 +75,27 @@ async def test_upload_without_a_token_is_refused(api):
     assert response.status_code == 401
 
 
-async def test_upload_while_temporal_is_unreachable_answers_503(database_url, artifacts, token, user_id, tmp_path):
-    nowhere = f"127.0.0.1:{free_port()}"
-    api = ApiProcess(database_url, artifacts, TEMPORAL_ADDRESS=nowhere, SIGNALHUB_DATA_DIR=str(tmp_path)).start()
+async def test_upload_answers_503_while_temporal_is_unreachable_and_works_once_it_is_up(
+    database_url, artifacts, token, user_id, tmp_path
+):
+    port = free_port()
+    api = ApiProcess(database_url, artifacts, TEMPORAL_ADDRESS=f"127.0.0.1:{port}", SIGNALHUB_DATA_DIR=str(tmp_path)).start()
     try:
         async with _client(api, token(user_id)) as http:
             response = await http.post("/api/v1/documents", files={"file": ("a.txt", b"hello")})
-        assert response.status_code == 503
-        assert f"Temporal is unreachable at {nowhere}" in response.json()["detail"]
-        assert not any((tmp_path / "uploads").glob("*/*"))
-        async with _client(api, token(user_id)) as http:
+            assert response.status_code == 503
+            assert f"Temporal is unreachable at 127.0.0.1:{port}" in response.json()["detail"]
+            assert not any((tmp_path / "uploads").glob("*/*"))
             [listed] = (await http.get("/api/v1/documents")).json()["documents"]
-        assert (listed["file_name"], listed["status"], listed["error_code"]) == ("a.txt", "failed", "TEMPORAL_UNAVAILABLE")
+            assert (listed["file_name"], listed["status"], listed["error_code"]) == ("a.txt", "failed", "TEMPORAL_UNAVAILABLE")
+
+            # The API connects lazily: once Temporal is there, the next upload starts its workflow.
+            with temporal_dev_server(port=port, log_path=artifacts / "temporal-late.log") as late:
+                response = await http.post("/api/v1/documents", files={"file": ("b.txt", b"hello")})
+                assert response.status_code == 202, response.text
+                client = await Client.connect(late.address)
+                description = await client.get_workflow_handle(response.json()["workflow_id"]).describe()
+                assert description.workflow_type == "DocumentProcessingWorkflow"
     finally:
         api.stop()
 
