@@ -266,3 +266,22 @@ async def test_a_close_requested_during_a_long_replay_is_not_held_up_by_it():
     assert sock.closed[0] == CLOSE_TOKEN
     assert sock.seqs == [1]
     await conn.stop()
+
+
+async def test_hub_ignores_malformed_broker_frames_and_keeps_routing():
+    from signalhub.hub import Hub
+    from signalhub.store import broker_message
+
+    store = FakeStore()
+    conn, sock = make(store)
+    hub = Hub(max_connections=10, max_connections_per_user=10)
+    hub.add(conn)
+    conn.start(0, None)
+    hub.dispatch("no newlines at all")
+    hub.dispatch(f"{USER}\nnot-a-seq\n{{}}")
+    signal = store.add(1)
+    hub.dispatch(broker_message(USER, 1, signal.wire()))
+    hub.dispatch(broker_message(uuid.uuid4(), 1, signal.wire()))  # someone else's
+    await settle(lambda: sock.seqs)
+    assert sock.seqs == [1]
+    await conn.stop()

@@ -86,8 +86,12 @@ class Hub:
             return
         conns = self._by_user.get(user)
         if not conns:
+            return  # most frames: a user with no socket on this instance
+        try:
+            frame_seq = int(seq_text) if seq_text else None
+        except ValueError:
+            log.warning("hub: ignoring a broker frame with a malformed seq")
             return
-        frame_seq = int(seq_text) if seq_text else None
         frame = Frame(frame_seq, payload or None)  # one frame object shared by every connection
         for conn in tuple(conns):
             conn.enqueue(frame)

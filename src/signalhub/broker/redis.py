@@ -131,12 +131,20 @@ class RedisBroker(Broker):
             try:
                 async for reply in pubsub.listen():
                     if reply["type"] == "message":
-                        on_message(reply["data"])
+                        _deliver(on_message, reply["data"])
                 log.warning("broker: Redis subscription ended; resubscribing")
             except (OSError, RedisError, TimeoutError) as exc:
                 log.warning("broker: Redis subscription lost (%s); resubscribing", exc)
             finally:
                 await _release(client, pubsub)
+
+
+def _deliver(on_message: OnMessage, frame: str) -> None:
+    # A frame the receiver chokes on must not end the subscription.
+    try:
+        on_message(frame)
+    except Exception:
+        log.exception("broker: a subscriber failed on a frame; continuing")
 
 
 async def _release(client: Redis, pubsub: PubSub) -> None:
