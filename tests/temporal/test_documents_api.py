@@ -69,6 +69,23 @@ async def test_unacceptable_uploads_are_refused_with_a_clear_status(api, token, 
     assert after == before  # nothing left behind
 
 
+async def test_chunked_upload_over_the_limit_is_refused_with_413(api, token, user_id):
+    boundary = "signalhub-test-boundary"
+
+    async def body():
+        yield f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n'.encode()
+        for _ in range(11):  # 11 MiB, no Content-Length: the size is only known while reading
+            yield b"a" * (1024 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    async with _client(api, token(user_id)) as http:
+        response = await http.post(
+            "/api/v1/documents", content=body(),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert response.status_code == 413
+
+
 async def test_upload_without_a_token_is_refused(api):
     async with _client(api) as http:
         response = await http.post("/api/v1/documents", files={"file": ("a.txt", b"hello")})

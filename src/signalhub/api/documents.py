@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..documents.extract import content_type_for, supported_extensions
 from ..documents.storage import DocumentStore
@@ -140,6 +141,8 @@ async def upload_document(request: Request, user: CurrentUser) -> dict[str, Any]
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
     try:
         form = await request.form(max_files=1, max_fields=4)
+    except StarletteHTTPException:
+        raise  # e.g. 413 from the body size limit while a chunked upload is read
     except Exception as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=f"expected multipart/form-data: {exc}") from None
     upload = form.get("file")
