@@ -15,7 +15,9 @@ import asyncio
 import json
 import sys
 
-from signalhub import metrics
+from prometheus_client import REGISTRY
+
+from signalhub import metrics  # noqa: F401  (registers the counters)
 from signalhub.runtime import open_runtime
 from signalhub.settings import Settings
 
@@ -54,7 +56,8 @@ async def emit_all(plan: dict) -> dict:
             shared = _Shared(numbers)
             tasks += [loop(user, shared) for _ in range(concurrency)]
         await asyncio.gather(*tasks)
-    return {"emitted": emitted, "publish_failures": int(metrics.PUBLISH_FAILURES._value.get())}
+    failures = REGISTRY.get_sample_value("signalhub_publish_failures_total") or 0
+    return {"emitted": emitted, "publish_failures": int(failures)}
 
 
 class _Shared:
