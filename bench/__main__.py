@@ -32,7 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.set_defaults(profile="quick")
     parser.add_argument("--systems", default="signalhub,cm,socketio")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
-    parser.add_argument("--ws-impls", default=None, help="extra signalhub runs (idle + fan-out) per uvicorn ws implementation")
+    parser.add_argument("--variants", default=None,
+                        help='extra runs (idle + fan-out), e.g. "signalhub:ws=wsproto;cm:deflate=0" ("" for none)')
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"),
                         help="a PostgreSQL server to create the bench database on (default: embedded)")
@@ -51,19 +52,30 @@ def _guard(results: dict, key: str, run) -> None:
     print(f"  {key}: {time.monotonic() - started:.1f}s", flush=True)
 
 
-def run_system(kind: str, ws: str, database_url: str, sizes, only: set[str], log_dir: Path,
+def parse_variant(text: str) -> tuple[str, dict]:
+    """"signalhub:ws=wsproto,deflate=1" -> ("signalhub", {"ws": "wsproto", "deflate": "1"})."""
+    kind, _, rest = text.partition(":")
+    options = dict(item.split("=", 1) for item in rest.split(",") if item)
+    unknown = set(options) - {"ws", "deflate", "direct"}
+    if unknown:
+        raise SystemExit(f"unknown variant option(s) {sorted(unknown)} in {text!r}")
+    return kind.strip(), options
+
+
+def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str], log_dir: Path,
                pool: ClientPool, stalled_pool: ClientPool) -> dict:
-    out: dict = {"kind": kind, "ws": ws}
-    with running(kind, log_dir, database_url=database_url, ws=ws) as system:
+    out: dict = {"kind": kind, "ws": options.get("ws", "auto"), "deflate": options.get("deflate", "default")}
+    with running(kind, log_dir, database_url=database_url, **options) as system:
         out["label"] = system.label
+        out["variant"] = system.is_variant
         print(f"{system.label} (port {system.port})", flush=True)
         if "idle" in only:
             _guard(out, "idle", lambda: scenarios.idle_connections(system, pool, sizes))
         if "fanout" in only:
             _guard(out, "fanout_broadcast", lambda: scenarios.fanout(system, pool, sizes, broadcast=True))
             _guard(out, "fanout_targeted", lambda: scenarios.fanout(system, pool, sizes, broadcast=False))
-        if ws != "auto":
-            return out  # implementation variants: memory and fan-out only
+        if system.is_variant:
+            return out  # variants: memory and fan-out only
         if "stalled" in only:
             _guard(out, "stalled", lambda: scenarios.stalled_reader(system, pool, stalled_pool, sizes))
         if "latency" in only:
@@ -87,8 +99,8 @@ def run_system(kind: str, ws: str, database_url: str, sizes, only: set[str], log
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = PROFILES[args.profile]
-    if args.ws_impls is not None:
-        sizes = dataclasses.replace(sizes, ws_impls=tuple(x for x in args.ws_impls.split(",") if x))
+    if args.variants is not None:
+        sizes = dataclasses.replace(sizes, variants=tuple(x for x in args.variants.split(";") if x.strip()))
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -101,16 +113,16 @@ def main(argv: list[str] | None = None) -> int:
         pool = ClientPool(sizes.client_processes)
         stalled_pool = ClientPool(1)
         try:
-            variants = [(kind, "auto") for kind in systems]
-            if "signalhub" in systems:
-                variants += [("signalhub", ws) for ws in sizes.ws_impls]
-            for kind, ws in variants:
+            variants = [(kind, {}) for kind in systems]
+            variants += [v for v in map(parse_variant, sizes.variants) if v[0] in systems]
+            for kind, options in variants:
                 try:
                     results["systems"].append(
-                        run_system(kind, ws, database_url, sizes, only, log_dir, pool, stalled_pool))
+                        run_system(kind, options, database_url, sizes, only, log_dir, pool, stalled_pool))
                 except Exception as exc:
                     traceback.print_exc()
-                    results["systems"].append({"kind": kind, "ws": ws, "error": f"{type(exc).__name__}: {exc}"})
+                    results["systems"].append({"kind": kind, "variant": bool(options), **options,
+                                               "error": f"{type(exc).__name__}: {exc}"})
         finally:
             pool.stop()
             stalled_pool.stop()

@@ -24,9 +24,18 @@ class Sizes:
     inbox_user_rows: int               # rows of the measured user (the rest: noise users)
     inbox_queries: int
     client_processes: int
-    ws_impls: tuple[str, ...] = field(default=())  # extra signalhub runs with these uvicorn ws implementations
+    # Extra runs (idle memory + fan-out only), "kind:option=value,...": ws=<uvicorn ws implementation>,
+    # deflate=0|1 (per-message deflate). The main runs use each system's defaults.
+    variants: tuple[str, ...] = field(default=())
     settle_seconds: float = 2.0        # pause before reading RSS (lets the server finish accepting)
 
+
+DEFAULT_VARIANTS = (
+    "signalhub:deflate=1",
+    "signalhub:ws=websockets-sansio",
+    "signalhub:ws=wsproto",
+    "cm:deflate=0",
+)
 
 TINY = Sizes(
     name="tiny", idle_steps=(20, 40), fanout_connections=20, fanout_rounds=5,
@@ -39,20 +48,20 @@ TINY = Sizes(
 
 QUICK = Sizes(
     name="quick", idle_steps=(1000, 5000, 10000), fanout_connections=1000, fanout_rounds=100,
-    stalled_healthy=100, stalled_rate=200, stalled_seconds=5.0, stalled_payload=2000,
+    stalled_healthy=50, stalled_rate=200, stalled_seconds=8.0, stalled_payload=8000,
     latency_rates=(100, 1000, 5000), latency_seconds=3.0, latency_users=100,
     ingest_seconds=5.0, ingest_concurrency=32,
     inbox_rows=(1_000_000,), inbox_user_rows=100_000, inbox_queries=300, client_processes=4,
-    ws_impls=("websockets-sansio", "wsproto"),
+    variants=DEFAULT_VARIANTS,
 )
 
 FULL = Sizes(
     name="full", idle_steps=(1000, 5000, 10000), fanout_connections=5000, fanout_rounds=200,
-    stalled_healthy=1000, stalled_rate=100, stalled_seconds=15.0, stalled_payload=2000,
+    stalled_healthy=500, stalled_rate=100, stalled_seconds=20.0, stalled_payload=8000,
     latency_rates=(100, 1000, 5000), latency_seconds=10.0, latency_users=1000,
     ingest_seconds=20.0, ingest_concurrency=64,
     inbox_rows=(1_000_000, 10_000_000), inbox_user_rows=100_000, inbox_queries=2000, client_processes=6,
-    ws_impls=("websockets-sansio", "wsproto"),
+    variants=DEFAULT_VARIANTS,
 )
 
 PROFILES = {s.name: s for s in (TINY, QUICK, FULL)}

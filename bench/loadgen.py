@@ -1,7 +1,7 @@
 """The load generator: WebSocket clients spread over several OS processes.
 
-Each `ClientWorker` is a process running one asyncio loop with many client
-connections (the `websockets` library, offering permessage-deflate as
+Each `ClientWorker` is a process running one asyncio loop (uvloop) with many
+client connections (`wsclient.WsClient`, offering per-message deflate as
 browsers do). The parent drives it over a pipe; every wait is bounded.
 """
 
@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .wsclient import WsClient, open_client
+
 
 @dataclass
 class Target:
@@ -23,17 +25,17 @@ class Target:
     kind: str
     port: int
     secret: str = ""
-    compression: str | None = "deflate"
+    compression: bool = True  # offer per-message deflate, as browsers do
+    receive_buffer: int | None = None  # pin SO_RCVBUF (the stalled client: a slow link)
 
-    def url(self, user: str) -> str:
-        base = f"ws://127.0.0.1:{self.port}"
+    def path(self, user: str) -> str:
         if self.kind == "signalhub":
             from signalhub.auth import mint_user_token
 
-            return f"{base}/ws?token={mint_user_token(self.secret, user, ttl_seconds=7200)}"
+            return f"/ws?token={mint_user_token(self.secret, user, ttl_seconds=7200)}"
         if self.kind == "cm":
-            return f"{base}/ws/{user}"
-        return f"{base}/socket.io/?EIO=4&transport=websocket&user={user}"
+            return f"/ws/{user}"
+        return f"/socket.io/?EIO=4&transport=websocket&user={user}"
 
 
 @dataclass
@@ -46,116 +48,112 @@ class _State:
     closed_codes: dict[int, int] = field(default_factory=dict)
 
 
-def _emit_time(kind: str, text: str) -> float | None:
+def _emit_time(kind: str, payload: bytes) -> float | None:
     try:
         if kind == "socketio":
-            body = json.loads(text[2:])[1]
+            body = json.loads(payload[2:])[1]
             body = json.loads(body) if isinstance(body, str) else body
         else:
-            body = json.loads(text)
+            body = json.loads(payload)
         return float(body["data"]["t"])
     except (ValueError, KeyError, TypeError, IndexError):
         return None
 
 
-async def _client(target: Target, user: str, state: _State, stall: asyncio.Event, ready: list) -> None:
-    from websockets.asyncio.client import connect
+class _Handler:
+    """Per connection: finishes the system's own handshake, then counts messages."""
 
+    __slots__ = ("kind", "box", "ready")
+
+    def __init__(self, kind: str, box: list, ready: asyncio.Future) -> None:
+        self.kind, self.box, self.ready = kind, box, ready
+        if kind == "cm":
+            ready.set_result(True)
+
+    def __call__(self, client, payload: bytes) -> None:
+        if not self.ready.done():
+            if self.kind == "socketio" and payload.startswith(b"0"):
+                client.send_text("40")  # join the default namespace
+            elif self.kind == "signalhub" or payload.startswith(b"40"):
+                self.ready.set_result(True)  # `connected` hello / namespace joined
+            return
+        if self.kind == "socketio":
+            if payload == b"2":
+                client.send_text("3")
+                return
+            if not payload.startswith(b"42"):
+                return
+        state = self.box[0]
+        now = time.monotonic()
+        if not state.received:
+            state.first = now
+        state.received += 1
+        state.last = now
+        if state.measure_latency:
+            sent = _emit_time(self.kind, payload)
+            if sent is not None:
+                state.latencies.append(now - sent)
+
+
+async def _open(target: Target, user: str, box: list) -> WsClient | None:
+    ready = asyncio.get_running_loop().create_future()
+    handler = _Handler(target.kind, box, ready)
     try:
-        ws = await connect(
-            target.url(user), compression=target.compression, ping_interval=None,
-            open_timeout=60, close_timeout=2, max_size=2**22,
-        )
+        client = await open_client(target.port, target.path(user), handler, compression=target.compression,
+                                   receive_buffer=target.receive_buffer)
+        await asyncio.wait_for(asyncio.shield(ready), 60)
     except Exception:
-        ready.append(False)
-        return
-    try:
-        if target.kind == "signalhub":
-            await asyncio.wait_for(ws.recv(), 30)  # the `connected` hello
-        elif target.kind == "socketio":
-            await asyncio.wait_for(ws.recv(), 30)  # engine.io open packet
-            await ws.send("40")
-            await asyncio.wait_for(ws.recv(), 30)  # namespace connected
-        ready.append(ws)
-        kind = target.kind
-        while True:
-            if stall.is_set():
-                await asyncio.sleep(3600)  # stop reading: the socket's buffers fill up
-            text = await ws.recv()
-            if kind == "socketio":
-                if text == "2":
-                    await ws.send("3")
-                    continue
-                if not text.startswith("42"):
-                    continue
-            now = time.monotonic()
-            if not state.received:
-                state.first = now
-            state.received += 1
-            state.last = now
-            if state.measure_latency:
-                sent = _emit_time(kind, text)
-                if sent is not None:
-                    state.latencies.append(now - sent)
-    except Exception as exc:
-        code = getattr(getattr(exc, "rcvd", None), "code", 0) or 0
-        state.closed_codes[code] = state.closed_codes.get(code, 0) + 1
-    finally:
-        if not stall.is_set():
-            await ws.close()
+        return None
+
+    def closed(future: asyncio.Future) -> None:
+        if client.aborted:  # closed by the load generator itself
+            return
+        code = future.result()
+        box[0].closed_codes[code] = box[0].closed_codes.get(code, 0) + 1
+
+    client.closed.add_done_callback(closed)
+    return client
 
 
 async def _serve(pipe) -> None:
     loop = asyncio.get_running_loop()
-    state = _State()
-    tasks: list[asyncio.Task] = []
-    stalls: list[asyncio.Event] = []
-    sockets: list = []
+    box = [_State()]  # one mutable cell: handlers see a reset at once
+    clients: list[WsClient] = []
     while True:
         command, arg = await loop.run_in_executor(None, pipe.recv)
         if command == "connect":
-            target, users, concurrency = Target(**arg["target"]), arg["users"], arg["concurrency"]
-            ready: list = []
-            gate = asyncio.Semaphore(concurrency)
+            target, users = Target(**arg["target"]), arg["users"]
+            gate = asyncio.Semaphore(arg["concurrency"])
 
-            async def one(user: str) -> None:
+            async def one(user: str) -> WsClient | None:
                 async with gate:
-                    stall = asyncio.Event()
-                    stalls.append(stall)
-                    before = len(ready)
-                    tasks.append(asyncio.create_task(_client(target, user, state, stall, ready)))
-                    deadline = time.monotonic() + 60
-                    while len(ready) == before and time.monotonic() < deadline:
-                        await asyncio.sleep(0.005)
+                    return await _open(target, user, box)
 
-            await asyncio.gather(*(one(u) for u in users))
-            deadline = time.monotonic() + 60
-            while len(ready) < len(users) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            sockets.extend(r for r in ready if r is not False)
-            pipe.send({"ok": sum(1 for r in ready if r is not False), "failed": ready.count(False)})
+            opened = await asyncio.gather(*(one(u) for u in users))
+            clients.extend(c for c in opened if c is not None)
+            ok = sum(1 for c in opened if c is not None)
+            pipe.send({"ok": ok, "failed": len(users) - ok})
         elif command == "reset":
+            state = box[0]
             state.received, state.first, state.last = 0, 0.0, 0.0
             state.latencies = []
             state.measure_latency = bool(arg)
             pipe.send(True)
         elif command == "stats":
+            state = box[0]
             pipe.send({"received": state.received, "first": state.first, "last": state.last,
                        "closed": dict(state.closed_codes)})
         elif command == "latencies":
-            pipe.send(state.latencies)
+            pipe.send(box[0].latencies)
         elif command == "stall":
-            for event in stalls[: int(arg)]:
-                event.set()
+            for client in clients[: int(arg)]:
+                client.stall()
             pipe.send(True)
         elif command in ("drop", "close"):
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for ws in sockets:
-                ws.transport.abort()
-            tasks.clear(), stalls.clear(), sockets.clear()
-            state = _State()
+            for client in clients:
+                client.abort()
+            clients.clear()
+            box[0] = _State()
             pipe.send(True)
             if command == "close":
                 return
@@ -165,6 +163,12 @@ def _worker_main(pipe) -> None:
     from .peers.common import raise_fd_limit
 
     raise_fd_limit()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
     asyncio.run(_serve(pipe))
 
 

@@ -17,7 +17,7 @@ def _num(x, digits: int = 0) -> str:
 
 
 def _main_systems(results: dict) -> list[dict]:
-    return [s for s in results["systems"] if s.get("ws") == "auto" and "error" not in s]
+    return [s for s in results["systems"] if not s.get("variant") and "error" not in s]
 
 
 def _by_kind(results: dict) -> dict[str, dict]:
@@ -151,8 +151,7 @@ def render(results: dict) -> str:
         st = s.get("stalled")
         if not isinstance(st, dict) or "delivered" not in st:
             continue
-        closed = st["stalled_client_closed_with"] or {}
-        closed_text = ", ".join(f"closed {c}" for c in closed) or "still open"
+        closed_text = "cut off by the server" if st.get("stalled_client_dropped_by_server") else "still held"
         lines.append(f"| {s['label']} | {st['healthy']} | {st['delivered']:,} of {st['expected']:,} "
                      f"({st['delivered_fraction'] * 100:.1f}%) | {st['seconds']:.1f}s ({st['ideal_seconds']:.0f}s) | "
                      f"{_num(st['healthy_deliveries_per_second'])} | {closed_text} |")

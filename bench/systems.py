@@ -42,12 +42,15 @@ def free_port() -> int:
 class SystemProcess:
     """One system under test: `kind` (signalhub | cm | socketio) on a free port."""
 
-    def __init__(self, kind: str, log_dir: Path, *, database_url: str = "", ws: str = "auto", env: dict | None = None):
+    def __init__(self, kind: str, log_dir: Path, *, database_url: str = "", ws: str = "auto",
+                 deflate: str = "default", direct: str = "0", env: dict | None = None):
         self.kind = kind
         self.ws = ws
+        self.deflate = deflate
+        self.direct = direct
         self.port = free_port()
         self.database_url = database_url
-        self.log_path = log_dir / f"{kind}-{ws}-{self.port}.log"
+        self.log_path = log_dir / f"{kind}-{ws}-{deflate}-{self.port}.log"
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("SUPABASE_", "BROKER_", "WEBSOCKET_", "SIGNALHUB_"))}
         self.env.update(
@@ -58,17 +61,27 @@ class SystemProcess:
             SIGNALHUB_MAX_CONNECTIONS="50000",
             SIGNALHUB_MAX_CONNECTIONS_PER_USER="50000",
         )
+        if direct == "1":
+            self.env["BENCH_DIRECT_WS"] = "1"
         self.env.update(env or {})
         self.proc: subprocess.Popen | None = None
 
     @property
+    def is_variant(self) -> bool:
+        return self.ws != "auto" or self.deflate != "default" or self.direct == "1"
+
+    @property
     def label(self) -> str:
-        return LABELS[self.kind] + ("" if self.ws == "auto" else f" [ws={self.ws}]")
+        options = ([f"ws={self.ws}"] if self.ws != "auto" else []) + (
+            [f"deflate={'on' if self.deflate == '1' else 'off'}"] if self.deflate != "default" else []) + (
+            ["/ws outside FastAPI routing"] if self.direct == "1" else [])
+        return LABELS[self.kind] + (f" [{', '.join(options)}]" if options else "")
 
     def start(self, timeout: float = 60.0) -> SystemProcess:
         root = Path(__file__).resolve().parent.parent
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", MODULES[self.kind], "--port", str(self.port), "--ws", self.ws],
+            [sys.executable, "-m", MODULES[self.kind], "--port", str(self.port), "--ws", self.ws,
+             "--deflate", self.deflate],
             cwd=root, env=self.env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout

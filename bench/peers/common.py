@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import os
 import resource
 import uuid
 from datetime import UTC, datetime
@@ -39,19 +41,25 @@ def signal_text(seq: int, data: dict) -> str:
 
 
 def padding(size: int) -> str:
-    return "x" * max(0, size - 200)
+    """Filler that brings a frame to about `size` bytes. Random, so per-message deflate
+    cannot shrink it (a new value per round: nothing for the compressor to refer back to)."""
+    n = max(0, size - 200)
+    return base64.b64encode(os.urandom(n * 3 // 4 + 3)).decode()[:n]
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ws", default="auto", help="uvicorn WebSocket implementation")
+    parser.add_argument("--deflate", default="default", choices=("default", "0", "1"),
+                        help="per-message deflate (default: the library's default, on)")
     return parser.parse_args()
 
 
-def run(app, port: int, ws: str) -> None:
+def run(app, args: argparse.Namespace) -> None:
     import uvicorn
 
     raise_fd_limit()
-    # uvicorn's defaults, as a user of these libraries would run them.
-    uvicorn.run(app, host="127.0.0.1", port=port, ws=ws, log_level="warning", backlog=4096)
+    # uvicorn's defaults, as a user of these libraries would run them (unless a variant says otherwise).
+    extra = {} if args.deflate == "default" else {"ws_per_message_deflate": args.deflate == "1"}
+    uvicorn.run(app, host="127.0.0.1", port=args.port, ws=args.ws, log_level="warning", backlog=4096, **extra)

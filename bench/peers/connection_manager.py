@@ -47,13 +47,13 @@ async def websocket_endpoint(websocket: WebSocket, user: str) -> None:
 
 
 async def _produce(rounds: int, size: int, rate: float | None) -> None:
-    pad = padding(size)
     started = time.monotonic()
     for r in range(rounds):
         if rate:
             delay = started + r / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+        pad = padding(size)
         for user in list(manager.active):
             try:
                 await manager.send_personal_message(user, signal_text(r + 1, {"status": "running", "pad": pad}))
@@ -82,4 +82,4 @@ async def stats() -> dict:
 
 if __name__ == "__main__":
     args = parse_args()
-    run(app, args.port, args.ws)
+    run(app, args)

@@ -10,15 +10,14 @@ the database (like the in-process peers). Persistence is measured through
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 
 from fastapi import FastAPI, Request
 
-from signalhub.signals import NewSignal
 from signalhub.store import broker_message
 
-from .common import padding, parse_args, raise_fd_limit
+from .common import padding, parse_args, raise_fd_limit, signal_text
 
 _tasks: set[asyncio.Task] = set()
 
@@ -30,14 +29,14 @@ def _next_seq(app: FastAPI, user: str) -> int:
 
 
 def _frame(app: FastAPI, user: str, data: dict) -> str:
-    head, tail = NewSignal.create(uuid.UUID(user), "status_update", "bench-workflow", data).wire_parts()
+    # The broker hands the hub finished text (encoded once, by the emitter's process);
+    # here it is encoded by the same function the peers use, so every system pays the same.
     seq = _next_seq(app, user)
-    return broker_message(user, seq, f"{head}{seq}{tail}")
+    return broker_message(user, seq, signal_text(seq, data))
 
 
 async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> None:
     hub = app.state.hub
-    data = {"status": "running", "pad": padding(size)}
     users = list(hub.status()["connected_users"])
     started = time.monotonic()
     for r in range(rounds):
@@ -45,6 +44,7 @@ async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> 
             delay = started + r / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+        data = {"status": "running", "pad": padding(size)}
         for user in users:
             hub.dispatch(_frame(app, user, data))
         await asyncio.sleep(0)  # let the senders run, as a broker callback would
@@ -70,6 +70,16 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
         request.app.state.hub.dispatch(_frame(request.app, body["user"], body["data"]))
         return {"ok": True}
 
+    @app.get("/bench/memory", include_in_schema=False)
+    async def memory(request: Request) -> dict:
+        """Top allocation sites (only when started with PYTHONTRACEMALLOC set)."""
+        import tracemalloc
+
+        if not tracemalloc.is_tracing():
+            return {"tracing": False}
+        top = tracemalloc.take_snapshot().statistics("lineno")[:40]
+        return {"tracing": True, "top": [f"{s.size / 1024:.0f} KiB {s.count} {s.traceback}" for s in top]}
+
     @app.get("/bench/stats", include_in_schema=False)
     async def stats(request: Request) -> dict:
         return {"connections": request.app.state.hub.total}
@@ -77,6 +87,26 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
     # Ahead of the web page's catch-all mount at "/".
     app.router.routes[:] = [r for r in app.router.routes if r not in existing] + existing
     return app
+
+
+class DirectWebSocketRoute:
+    """`/ws` handed straight to the endpoint, around FastAPI's router and middleware
+    (an experiment for per-connection memory: see docs/performance.md)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            from starlette.websockets import WebSocket
+
+            from signalhub.api.ws import signal_stream
+
+            scope["app"] = self.app
+            await signal_stream(WebSocket(scope, receive, send))
+            return
+        await self.app(scope, receive, send)
 
 
 def main() -> None:
@@ -88,10 +118,12 @@ def main() -> None:
     raise_fd_limit()
     create_app = app_module.create_app
     app_module.create_app = lambda settings=None: add_bench_routes(create_app(settings))
+    if os.environ.get("BENCH_DIRECT_WS") == "1":
+        app_module.create_app = lambda settings=None: DirectWebSocketRoute(add_bench_routes(create_app(settings)))
     if args.ws != "auto":
-        import os
-
         os.environ["SIGNALHUB_WS_IMPL"] = args.ws
+    if args.deflate != "default":
+        os.environ["SIGNALHUB_WS_DEFLATE"] = "true" if args.deflate == "1" else "false"
     serve(Settings(), host="127.0.0.1", port=args.port, log_level="warning")
 
 

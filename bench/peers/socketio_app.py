@@ -37,13 +37,13 @@ async def disconnect(sid, *args):
 
 
 async def _produce(rounds: int, size: int, rate: float | None) -> None:
-    pad = padding(size)
     started = time.monotonic()
     for r in range(rounds):
         if rate:
             delay = started + r / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+        pad = padding(size)
         for user in list(_users):
             await sio.emit("signal", signal_text(r + 1, {"status": "running", "pad": pad}), to=user)
 
@@ -69,4 +69,4 @@ async def stats() -> dict:
 
 if __name__ == "__main__":
     args = parse_args()
-    run(app, args.port, args.ws)
+    run(app, args)

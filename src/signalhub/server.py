@@ -68,7 +68,10 @@ def serve(
         port=port,
         log_config=log_config(log_level.upper()),
         log_level=log_level,
-        ws=os.environ.get("SIGNALHUB_WS_IMPL", "auto"),  # see docs/performance.md
+        # See docs/performance.md: which implementation, and why per-message deflate is off
+        # by default (a zlib context per socket costs more memory and CPU than small JSON saves).
+        ws=os.environ.get("SIGNALHUB_WS_IMPL", "auto"),
+        ws_per_message_deflate=os.environ.get("SIGNALHUB_WS_DEFLATE", "false").lower() in ("1", "true", "yes"),
         ws_max_size=settings.max_inbound_message_bytes,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,

@@ -13,7 +13,7 @@ from tests.support import ROOT
 def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: str, tmp_path: Path):
     out = tmp_path / "results"
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--tiny", "--ws-impls", "", "--out", str(out), "--database-url", server_url],
+        [sys.executable, "-m", "bench", "--tiny", "--variants", "signalhub:ws=wsproto,deflate=1", "--out", str(out), "--database-url", server_url],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -22,8 +22,11 @@ def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: 
     for plot in ("fanout.png", "idle_memory.png", "latency.png"):
         assert (out / plot).stat().st_size > 0
 
-    systems = {s["kind"]: s for s in results["systems"]}
+    systems = {s["kind"]: s for s in results["systems"] if not s.get("variant")}
     assert set(systems) == {"signalhub", "cm", "socketio"}
+    (variant,) = [s for s in results["systems"] if s.get("variant")]
+    assert variant["label"] == "signalhub [ws=wsproto, deflate=on]"
+    assert variant["fanout_targeted"]["delivered"] == variant["fanout_targeted"]["expected"] > 0
     for kind, system in systems.items():
         assert "error" not in system, (kind, system)
         assert system["idle"]["steps"][-1]["held"] == results["sizes"]["idle_steps"][-1], kind
