@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from signalhub.auth import mint_user_token
-from tests.support import SECRET, emit_in_subprocess
+from tests.support import SECRET, ApiProcess, emit_in_subprocess, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -267,3 +267,38 @@ def test_inbox_filters_and_pages_through_older_signals(stack, page, shot):
     expect(items).to_have_count(0)
     page.get_by_test_id("filter-read").select_option("read")
     expect(items).to_have_count(1)
+
+
+def test_an_expiring_demo_session_is_renewed_and_stays_live(database_url, artifacts, built_page, page, tmp_path):
+    """The server closes the socket with 4401 when the token expires; the page gets a new one and carries on."""
+    demo_user = uuid.uuid4()
+    (tmp_path / "demo-user").write_text(f"{demo_user}\n")
+    port = free_port()
+    api = ApiProcess(
+        database_url, artifacts, port=port,
+        SIGNALHUB_DEV_LOGIN="true", SIGNALHUB_DEV_TOKEN_TTL="6", SIGNALHUB_DATA_DIR=str(tmp_path),
+        WEBSOCKET_CORS_ORIGINS=f"http://127.0.0.1:{port}",
+    ).start()
+    try:
+        sessions, sockets = [], []
+        page.on("request", lambda r: sessions.append(r.url) if r.url.endswith("/api/v1/dev/session") else None)
+        page.on("websocket", lambda socket: sockets.append(socket))
+        page.goto(f"{api.base}/")
+        page.get_by_test_id("demo-sign-in").click()
+        state = page.get_by_test_id("connection-state")
+        expect(state).to_have_attribute("data-state", "connected")
+        deadline = time.monotonic() + 30
+        while len(sessions) < 2 and time.monotonic() < deadline:  # the token expires after 6 s
+            page.wait_for_timeout(200)
+        assert len(sessions) >= 2, "the page did not ask for a new token after the old one expired"
+        expect(state).to_have_attribute("data-state", "connected")
+        assert len(sockets) >= 2
+
+        emit_in_subprocess(
+            database_url,
+            {"user_id": str(demo_user), "signal_type": "completion", "workflow_id": f"renewed-{uuid.uuid4()}",
+             "data": {"message": "still live after a new token"}},
+        )
+        expect(page.get_by_test_id("inbox-item").filter(has_text="still live after a new token")).to_have_count(1)
+    finally:
+        api.stop()

@@ -21,6 +21,8 @@ from ..auth import mint_user_token
 router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
 
 TOKEN_TTL_SECONDS = 3600
+# Shorter lifetimes let tests watch the page renew its token (close 4401, then a new session).
+TTL_ENV = "SIGNALHUB_DEV_TOKEN_TTL"
 
 
 def dev_login_enabled() -> bool:
@@ -36,6 +38,11 @@ def demo_user_id(data_dir: Path) -> uuid.UUID:
     user = uuid.uuid4()
     path.write_text(f"{user}\n")
     return user
+
+
+def token_ttl() -> int:
+    value = os.environ.get(TTL_ENV, "")
+    return max(5, int(value)) if value.isdigit() else TOKEN_TTL_SECONDS
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -58,5 +65,6 @@ async def dev_session(request: Request) -> dict:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="dev sign-in answers only this machine")
     settings = request.app.state.settings
     user = demo_user_id(settings.data_dir)
-    token = mint_user_token(settings.jwt_secret(), user, ttl_seconds=TOKEN_TTL_SECONDS)
-    return {"user_id": user, "token": token, "expires_in": TOKEN_TTL_SECONDS}
+    ttl = token_ttl()
+    token = mint_user_token(settings.jwt_secret(), user, ttl_seconds=ttl)
+    return {"user_id": user, "token": token, "expires_in": ttl}
