@@ -52,6 +52,47 @@ FROM ins
 
 _BY_KEY = f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND idempotency_key = $2"
 
+# The batched twin of _INSERT: one statement, one commit, for many signals (of any users).
+# Seqs are handed out per user in input order under each counter-row lock (taken in
+# user_id order, so concurrent batches cannot deadlock); a row whose idempotency key
+# exists already is skipped (its seq is simply not used: seqs may skip numbers).
+_INSERT_MANY = f"""
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                         $7::text[], $8::text[], $9::text[], $10::text[])
+        WITH ORDINALITY AS t(user_id, id, workflow_id, signal_type, data, ts, idempotency_key,
+                             notify_prefix, notify_head, notify_tail, ord)
+), fresh AS (
+    SELECT i.* FROM input i
+    WHERE i.idempotency_key IS NULL OR NOT EXISTS (
+        SELECT 1 FROM workflow_signals w WHERE w.user_id = i.user_id AND w.idempotency_key = i.idempotency_key
+    )
+), counts AS (
+    SELECT user_id, count(*) AS n FROM fresh GROUP BY user_id
+), bumped AS (
+    INSERT INTO workflow_signal_seqs AS s (user_id, last_seq)
+    SELECT user_id, n FROM counts ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+    RETURNING user_id, last_seq
+), numbered AS (
+    SELECT f.*, b.last_seq - c.n + row_number() OVER (PARTITION BY f.user_id ORDER BY f.ord) AS seq
+    FROM fresh f JOIN counts c USING (user_id) JOIN bumped b USING (user_id)
+), ins AS (
+    INSERT INTO workflow_signals
+        (id, user_id, seq, workflow_id, signal_type, data, timestamp, idempotency_key)
+    SELECT id, user_id, seq, workflow_id, signal_type, data::jsonb, ts, idempotency_key
+    FROM numbered ORDER BY user_id, seq
+    ON CONFLICT (user_id, idempotency_key) DO NOTHING
+    RETURNING {_COLUMNS}
+)
+SELECT ins.*, n.ord,
+       CASE WHEN $11::text IS NOT NULL
+            THEN pg_notify($11, n.notify_prefix || ins.seq || n.notify_head
+                                || coalesce(ins.seq || n.notify_tail, '')) END AS notified
+FROM ins JOIN numbered n ON n.id = ins.id
+ORDER BY ins.user_id, ins.seq
+"""
+
 
 def broker_message(user_id: uuid.UUID | str, seq: int | None, payload: str) -> str:
     """The broker's text frame: `user_id \\n seq \\n payload` (seq empty for control messages).
@@ -138,6 +179,43 @@ class SignalStore:
         if existing is None:  # pragma: no cover - the unique constraint makes this impossible
             raise RuntimeError("idempotent insert found neither a new nor an existing row")
         return _signal(existing), False
+
+    async def insert_many(
+        self, news: list[NewSignal], *, notify_channel: str | None = None
+    ) -> list[tuple[Signal, bool]]:
+        """Store many signals in one statement and one commit (the batched `insert`).
+
+        Same guarantees as `insert`, per signal: results come back in input order;
+        a signal whose idempotency key is stored already comes back with
+        `created=False`; NOTIFYs are sent (in seq order per user) at commit.
+        Under load this turns N round trips and N commits into one of each.
+        """
+        if not news:
+            return []
+        columns: list[list[Any]] = [[] for _ in range(10)]
+        for new in news:
+            head, tail = new.wire_parts()
+            prefix = f"{new.user_id}\n"
+            if len(prefix) + len(head) + len(tail) + 60 > MAX_NOTIFY_BYTES:
+                notify = (prefix, "\n", None)  # too big for NOTIFY: announced by seq only
+            else:
+                notify = (prefix, "\n" + head, tail)
+            values = (new.user_id, new.id, new.workflow_id, new.signal_type, dumps(new.data),
+                      new.timestamp, new.idempotency_key, *notify)
+            for column, value in zip(columns, values):
+                column.append(value)
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(_INSERT_MANY, *columns, notify_channel)
+            out: list[tuple[Signal, bool] | None] = [None] * len(news)
+            for row in rows:
+                out[row["ord"] - 1] = (_signal(row), True)
+            for index, new in enumerate(news):
+                if out[index] is None:
+                    existing = await conn.fetchrow(_BY_KEY, new.user_id, new.idempotency_key)
+                    if existing is None:  # pragma: no cover - the unique constraint makes this impossible
+                        raise RuntimeError("batched insert found neither a new nor an existing row")
+                    out[index] = (_signal(existing), False)
+        return out  # type: ignore[return-value]
 
     async def after(self, user_id: uuid.UUID, seq: int, limit: int) -> list[Signal]:
         """The user's signals with seq > `seq`, oldest first, at most `limit`."""
