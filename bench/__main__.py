@@ -85,14 +85,17 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
                 _guard(holder, f"latency@{rate}", lambda: scenarios.latency(system, pool, sizes, rate))
                 out["latency"].append(holder[f"latency@{rate}"])
             if kind == "signalhub":
-                out["latency_http"] = []
-                for rate in sizes.latency_rates[:2]:
-                    holder = {}
-                    _guard(holder, f"latency_http@{rate}",
-                           lambda: scenarios.latency(system, pool, sizes, rate, via_http=True))
-                    out["latency_http"].append(holder[f"latency_http@{rate}"])
+                for path, rates in (("batch", sizes.latency_rates), ("http", sizes.latency_rates[:2])):
+                    out[f"latency_{path}"] = []
+                    for rate in rates:
+                        holder = {}
+                        _guard(holder, f"latency_{path}@{rate}",
+                               lambda: scenarios.latency(system, pool, sizes, rate, path=path))
+                        out[f"latency_{path}"].append(holder[f"latency_{path}@{rate}"])
         if "ingest" in only:
             _guard(out, "ingest", lambda: scenarios.ingest(system, pool, sizes))
+            if kind == "signalhub":
+                _guard(out, "ingest_batch", lambda: scenarios.ingest(system, pool, sizes, path="batch"))
     return out
 
 

@@ -37,7 +37,9 @@ def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: 
 
     hub = systems["signalhub"]
     assert hub["stalled"]["delivered"] == hub["stalled"]["expected"]
-    assert hub["latency"][0]["emit_mode"] == "service" and hub["latency_http"][0]["emit_mode"] == "http"
-    assert hub["ingest"]["stored_per_second"] > 0
+    for key, mode in (("latency", "service"), ("latency_batch", "batch"), ("latency_http", "http")):
+        point = hub[key][0]
+        assert point["emit_mode"] == mode and point["delivered"] == point["emitter"]["emitted"] > 0, point
+    assert hub["ingest"]["stored_per_second"] > 0 and hub["ingest_batch"]["stored_per_second"] > 0
     assert results["inbox"][0]["user_unread"] == results["sizes"]["inbox_user_rows"] // 10
     assert "FastAPI-docs ConnectionManager" in report and "python-socketio" in report and "## Targets" in report
