@@ -15,6 +15,7 @@ import logging
 import re
 import shutil
 import uuid
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -119,7 +120,7 @@ async def _save(upload: UploadFile, destination) -> int:
             size += len(chunk)
             if size > MAX_UPLOAD_BYTES:
                 raise HTTPException(
-                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                     detail=f"the file is larger than {MAX_UPLOAD_BYTES} bytes",
                 )
             out.write(chunk)
@@ -138,19 +139,19 @@ async def upload_document(request: Request, user: CurrentUser) -> dict[str, Any]
     """Upload a document (multipart field `file`) and start processing it; returns the workflow id."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + _ENVELOPE_BYTES:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
+        raise HTTPException(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, detail=f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
     try:
         form = await request.form(max_files=1, max_fields=4)
     except StarletteHTTPException:
         raise  # e.g. 413 from the body size limit while a chunked upload is read
     except Exception as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=f"expected multipart/form-data: {exc}") from None
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=f"expected multipart/form-data: {exc}") from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="multipart field `file` (a file) is required")
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail="multipart field `file` (a file) is required")
     domain_id = str(form.get("domain_id") or "default")
     if len(domain_id) > 255:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="domain_id is longer than 255 characters")
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail="domain_id is longer than 255 characters")
     if content_type_for(upload.filename) is None:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -166,7 +167,7 @@ async def upload_document(request: Request, user: CurrentUser) -> dict[str, Any]
     documents = DocumentStore(request.app.state.runtime.store.pool)
     try:
         if await _save(upload, path) == 0:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="the file is empty")
+            raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail="the file is empty")
         # Registered before the start, so the list shows it from the first signal on.
         await documents.register(document_id, user, domain_id, upload.filename, workflow_id)
         try:
