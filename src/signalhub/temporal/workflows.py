@@ -100,9 +100,14 @@ class DocumentProcessingWorkflow:
             )
         except ActivityError as exc:
             message, code = _error_code(exc)
-            await workflow.execute_activity(
-                mark_document_failed_activity, MarkDocumentFailedInput(document_id, message, code), **STEP_OPTIONS
-            )
+            try:
+                # First, so a page that refreshes on the error signal already sees "failed".
+                await workflow.execute_activity(
+                    mark_document_failed_activity, MarkDocumentFailedInput(document_id, message, code), **STEP_OPTIONS
+                )
+            except ActivityError as mark_failure:
+                # The user must still hear about the failure.
+                workflow.logger.warning("document %s not marked failed: %s", document_id, mark_failure)
             await workflow.execute_activity(
                 send_error_signal_activity, args=[user_id, workflow_id, message, code], **SIGNAL_OPTIONS
             )
