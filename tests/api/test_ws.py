@@ -128,3 +128,18 @@ async def test_service_token_cannot_open_a_signal_stream(api, service_token):
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await recv_json(ws)
     assert closed.value.rcvd.code == 4401
+
+
+async def test_resume_from_a_seq_the_server_never_issued_starts_live_and_says_not_recovered(
+    api, database_url, token, user_id
+):
+    ws, hello = await connect(api.ws, token(user_id), since=500)
+    assert hello["seq"] == 0
+    assert await recv_json(ws) == {"type": "resumed", "recovered": False}
+    await asyncio.to_thread(
+        emit_in_subprocess, database_url,
+        {"user_id": user_id, "signal_type": "status_update", "workflow_id": "w", "data": {"status": "started"}},
+    )
+    [signal] = await collect_signals(ws, 1)
+    assert signal["seq"] == 1  # not skipped although 1 < 500
+    await ws.close()

@@ -295,6 +295,12 @@ export class SignalClient {
           this.recentSignals.length = 0;
         }
         this._userId = message.user_id;
+        if (this._lastSeq !== null && message.seq < this._lastSeq) {
+          // The server's history is behind ours (e.g. a restored database): our position
+          // means nothing there, so take the server's and let `resumed:false` trigger a refetch.
+          this._lastSeq = message.seq;
+          this.recentSignals.length = 0;
+        }
         this._resuming = this.askedToResume && this._lastSeq !== null;
         if (this._lastSeq === null) this._lastSeq = message.seq; // a fresh start is live from now
         this.attempt = 0;

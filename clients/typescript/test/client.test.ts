@@ -215,6 +215,26 @@ describe("resume", () => {
     expect(FakeWebSocket.latest().query.get("since")).toBe("3");
   });
 
+  it("takes the server's position when the server's history is behind its own", async () => {
+    const { client, received } = makeClient();
+    const resumed: boolean[] = [];
+    client.on("resumed", (m) => resumed.push(m.recovered));
+    client.connect("t");
+    await flush();
+    FakeWebSocket.latest().accept(USER, 0);
+    FakeWebSocket.latest().serverSend(signal(500));
+    FakeWebSocket.latest().serverClose(1001);
+    await vi.advanceTimersByTimeAsync(500);
+    const restored = FakeWebSocket.latest();
+    expect(restored.query.get("since")).toBe("500");
+    restored.accept(USER, 2); // the database was restored to an older state
+    restored.serverSend({ type: "resumed", recovered: false });
+    restored.serverSend(signal(3));
+    expect(received.map((s) => s.seq)).toEqual([500, 3]);
+    expect(resumed).toEqual([false]);
+    expect(client.lastSeq).toBe(3);
+  });
+
   it("starts over from the new user's position when another user signs in", async () => {
     const { client, received } = makeClient();
     client.connect("token-of-a");

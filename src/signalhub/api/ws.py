@@ -128,8 +128,15 @@ async def signal_stream(websocket: WebSocket) -> None:
         await websocket.send_text(
             json.dumps({"type": "connected", "user_id": str(principal.user_id), "seq": latest})
         )
-        conn.expire_at(principal.expires_at)
-        conn.start(latest if since is None else since, since)
+        # Closed when the token would no longer be accepted (its exp plus the leeway).
+        conn.expire_at(principal.expires_at + settings.jwt_leeway_seconds)
+        if since is not None and since > latest:
+            # A position from another history (e.g. a restored database): start live
+            # from now and tell the client to refetch rather than skip what comes.
+            conn.start(latest, None)
+            conn.send_control({"type": "resumed", "recovered": False})
+        else:
+            conn.start(latest if since is None else since, since)
         await _receive_loop(websocket, conn, _RateLimit(settings.inbound_messages_per_second))
     except WebSocketDisconnect:
         pass
