@@ -30,10 +30,12 @@ class Sizes:
     settle_seconds: float = 2.0        # pause before reading RSS (lets the server finish accepting)
 
 
+# uvicorn's "auto" is websockets-sansio when `websockets` is installed (uvicorn >= 0.35).
 DEFAULT_VARIANTS = (
     "signalhub:deflate=1",
-    "signalhub:ws=websockets-sansio",
+    "signalhub:ws=websockets",
     "signalhub:ws=wsproto",
+    "signalhub:direct=1",
     "cm:deflate=0",
 )
 

@@ -153,6 +153,8 @@ def render(results: dict) -> str:
         if not isinstance(st, dict) or "delivered" not in st:
             continue
         closed_text = "cut off by the server" if st.get("stalled_client_dropped_by_server") else "still held"
+        if st.get("slow_consumer_closes"):
+            closed_text += " (4408 requested; its queue was dropped)"
         lines.append(f"| {s['label']} | {st['healthy']} | {st['delivered']:,} of {st['expected']:,} "
                      f"({st['delivered_fraction'] * 100:.1f}%) | {st['seconds']:.1f}s ({st['ideal_seconds']:.0f}s) | "
                      f"{_num(st['healthy_deliveries_per_second'])} | {closed_text} |")
