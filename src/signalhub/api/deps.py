@@ -1,4 +1,8 @@
-"""Dependencies shared by the routers (`CurrentUser`, `ServiceRole`, `Service`, …)."""
+"""Dependencies shared by the routers (`CurrentUser`, `ServiceRole`, `Service`, …).
+
+All are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
+a hop per dependency per request that costs more than the work itself.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..auth import AuthError, Principal, TokenVerifier
+from ..auth import AuthError, Principal
 from ..hub import Hub
 from ..service import SignalService
 from ..store import SignalStore
@@ -22,43 +26,39 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def get_verifier(request: Request) -> TokenVerifier:
-    return request.app.state.verifier
-
-
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise _unauthorized("missing bearer token (Authorization: Bearer <JWT>)")
     try:
-        return get_verifier(request).verify(credentials.credentials)
+        return await request.app.state.verifier.verify_async(credentials.credentials)
     except AuthError as exc:
         raise _unauthorized(str(exc)) from None
 
 
-def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> uuid.UUID:
+async def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> uuid.UUID:
     if principal.user_id is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="a user token is required")
     return principal.user_id
 
 
-def require_service_role(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def require_service_role(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if not principal.is_service:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="the service role is required")
     return principal
 
 
-def get_store(request: Request) -> SignalStore:
+async def get_store(request: Request) -> SignalStore:
     return request.app.state.runtime.store
 
 
-def get_service(request: Request) -> SignalService:
+async def get_service(request: Request) -> SignalService:
     return request.app.state.runtime.service
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     return request.app.state.hub
 
 
