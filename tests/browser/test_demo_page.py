@@ -278,6 +278,7 @@ def test_an_expiring_demo_session_is_renewed_and_stays_live(database_url, artifa
         database_url, artifacts, port=port,
         SIGNALHUB_DEV_LOGIN="true", SIGNALHUB_DEV_TOKEN_TTL="6", SIGNALHUB_DATA_DIR=str(tmp_path),
         WEBSOCKET_CORS_ORIGINS=f"http://127.0.0.1:{port}",
+        SIGNALHUB_JWT_LEEWAY="0",  # sockets close at exp + leeway; no leeway keeps the test short
     ).start()
     try:
         sessions, sockets = [], []
