@@ -35,7 +35,7 @@ DEFAULT_VARIANTS = (
     "signalhub:deflate=1",
     "signalhub:ws=websockets",
     "signalhub:ws=wsproto",
-    "signalhub:direct=1",
+    "signalhub:direct=0",
     "cm:deflate=0",
 )
 

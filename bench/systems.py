@@ -43,7 +43,7 @@ class SystemProcess:
     """One system under test: `kind` (signalhub | cm | socketio) on a free port."""
 
     def __init__(self, kind: str, log_dir: Path, *, database_url: str = "", ws: str = "auto",
-                 deflate: str = "default", direct: str = "0", env: dict | None = None):
+                 deflate: str = "default", direct: str = "1", env: dict | None = None):
         self.kind = kind
         self.ws = ws
         self.deflate = deflate
@@ -61,20 +61,20 @@ class SystemProcess:
             SIGNALHUB_MAX_CONNECTIONS="50000",
             SIGNALHUB_MAX_CONNECTIONS_PER_USER="50000",
         )
-        if direct == "1":
-            self.env["BENCH_DIRECT_WS"] = "1"
+        if direct == "0":  # signalhub before /ws left FastAPI's routing (a comparison variant)
+            self.env["BENCH_FASTAPI_WS"] = "1"
         self.env.update(env or {})
         self.proc: subprocess.Popen | None = None
 
     @property
     def is_variant(self) -> bool:
-        return self.ws != "auto" or self.deflate != "default" or self.direct == "1"
+        return self.ws != "auto" or self.deflate != "default" or self.direct == "0"
 
     @property
     def label(self) -> str:
         options = ([f"ws={self.ws}"] if self.ws != "auto" else []) + (
             [f"deflate={'on' if self.deflate == '1' else 'off'}"] if self.deflate != "default" else []) + (
-            ["/ws outside FastAPI routing"] if self.direct == "1" else [])
+            ["/ws through FastAPI routing"] if self.direct == "0" else [])
         return LABELS[self.kind] + (f" [{', '.join(options)}]" if options else "")
 
     def start(self, timeout: float = 60.0) -> SystemProcess:

@@ -89,26 +89,6 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
     return app
 
 
-class DirectWebSocketRoute:
-    """`/ws` handed straight to the endpoint, around FastAPI's router and middleware
-    (an experiment for per-connection memory: see docs/performance.md)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.state = app.state
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == "/ws":
-            from starlette.websockets import WebSocket
-
-            from signalhub.api.ws import signal_stream
-
-            scope["app"] = self.app
-            await signal_stream(WebSocket(scope, receive, send))
-            return
-        await self.app(scope, receive, send)
-
-
 def main() -> None:
     import signalhub.api.app as app_module
     from signalhub.server import serve
@@ -118,8 +98,9 @@ def main() -> None:
     raise_fd_limit()
     create_app = app_module.create_app
     app_module.create_app = lambda settings=None: add_bench_routes(create_app(settings))
-    if os.environ.get("BENCH_DIRECT_WS") == "1":
-        app_module.create_app = lambda settings=None: DirectWebSocketRoute(add_bench_routes(create_app(settings)))
+    if os.environ.get("BENCH_FASTAPI_WS") == "1":
+        # The comparison variant: /ws served by FastAPI's router, as before DirectWebSocket.
+        app_module.DirectWebSocket = lambda app: app
     if args.ws != "auto":
         os.environ["SIGNALHUB_WS_IMPL"] = args.ws
     if args.deflate != "default":

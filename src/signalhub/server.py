@@ -59,11 +59,11 @@ def serve(
     ssl_keyfile: Path | None = None,
     log_level: str = "info",
 ) -> None:
-    from .api.app import create_app
+    from .api import app as app_module
 
-    fastapi_app = create_app(settings)
+    fastapi_app = app_module.create_app(settings)
     config = uvicorn.Config(
-        fastapi_app,
+        app_module.DirectWebSocket(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
         host=host,
         port=port,
         log_config=log_config(log_level.upper()),

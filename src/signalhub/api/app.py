@@ -10,6 +10,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from ..auth import TokenVerifier
 from ..hub import Hub
@@ -75,3 +77,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
+
+
+class DirectWebSocket:
+    """The ASGI entry point `signalhub api` serves: `/ws` goes straight to
+    `ws.signal_stream`; everything else (HTTP, lifespan) to the FastAPI app.
+
+    Why: FastAPI's router, dependency machinery and middleware keep their
+    per-request frames and exit stacks alive for a WebSocket's whole life
+    (~12 KB per idle socket, docs/performance.md). Nothing they add applies
+    to `/ws`: CORS does not cover WebSockets (the endpoint checks `Origin`
+    itself), body limits are HTTP-only and the endpoint validates its own
+    input. With `SIGNALHUB_WEBSOCKET_ENABLED=false` nothing is intercepted and
+    FastAPI (which then has no `/ws` route) refuses the handshake.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.state = app.state
+        self._serve_ws = bool(app.state.settings.websocket_enabled)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._serve_ws and scope["type"] == "websocket" and scope["path"] == "/ws":
+            scope["app"] = self.app  # the endpoint reads settings, hub and runtime from app.state
+            await ws.signal_stream(WebSocket(scope, receive, send))
+            return
+        await self.app(scope, receive, send)
