@@ -3,28 +3,19 @@ a migrated database per test session, and a real `signalhub api` process."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 from signalhub.auth import mint_service_token, mint_user_token
-from signalhub.migrations import upgrade_to_head
 from signalhub.store import SignalStore, create_pool
-from tests.support import SECRET, ApiProcess
+from tests.support import SECRET, ApiProcess, scratch_database
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -47,20 +38,8 @@ def server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh, migrated database for this test session (dropped at the end)."""
-    name = f"signalhub_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = _with_database(server_url, name)
-    upgrade_to_head(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -15,10 +15,8 @@ import asyncpg
 import pytest
 
 from signalhub import retention
-from signalhub.migrations import upgrade_to_head
 from signalhub.store import create_pool
-from tests.conftest import _with_database
-from tests.support import BIN, base_env
+from tests.support import BIN, base_env, scratch_database
 
 INSERT = """
 INSERT INTO workflow_signals (user_id, workflow_id, signal_type, seq, created_at)
@@ -28,20 +26,8 @@ SELECT $1, 'wf', 'progress', $2 + n, now() - make_interval(days => $4) FROM gene
 
 @pytest.fixture(scope="module")
 def own_database_url(server_url):
-    name = f"signalhub_retention_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = _with_database(server_url, name)
-    upgrade_to_head(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(server_url, "signalhub_retention") as url:
+        yield url
 
 
 @pytest.fixture
