@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -154,8 +153,6 @@ def purge(
 @app.command("db-url")
 def db_url() -> None:
     """Print the database URL in use (DATABASE_URL, or the embedded server's)."""
-    from .runtime import resolve_database_url
-
     settings = _settings()
     if settings.database_url:
         typer.echo(settings.database_url)

@@ -144,7 +144,7 @@ def test_marking_a_signal_read_lowers_the_badge_in_a_second_tab(stack, context, 
     expect(badge(first)).to_have_attribute("data-count", str(before + 3))  # live, in both tabs
     expect(badge(second)).to_have_attribute("data-count", str(before + 3))
 
-    item = first.locator(f'[data-testid="inbox-item"][data-type="progress"][data-read="false"]').filter(
+    item = first.locator('[data-testid="inbox-item"][data-type="progress"][data-read="false"]').filter(
         has_text="step 3"
     )
     signal_id = item.get_attribute("data-id")
