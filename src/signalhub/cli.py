@@ -152,14 +152,20 @@ def purge(
 
 @app.command("db-url")
 def db_url() -> None:
-    """Print the database URL in use (DATABASE_URL, or the embedded server's)."""
+    """Print the database URL in use (DATABASE_URL, or the running embedded server's)."""
     settings = _settings()
     if settings.database_url:
         typer.echo(settings.database_url)
         return
-    from .embedded import embedded_postgres
+    from .embedded import running_embedded_url
 
-    typer.echo(embedded_postgres(settings.data_dir, cleanup_mode=None).get_uri("postgres"))
+    url = running_embedded_url(settings.data_dir)
+    if url is None:
+        _fail(
+            f"the embedded PostgreSQL under {settings.data_dir} is not running; start it with "
+            "`make run` (or use `signalhub psql`, which starts it for the session)"
+        )
+    typer.echo(url)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

