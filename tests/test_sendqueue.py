@@ -73,7 +73,7 @@ def test_a_progress_already_popped_is_not_replaced():
     assert queue.pop().seq == 1  # handed to the socket
     queue.push(signal_frame(2, "progress"))
     assert seqs(queue) == [2]
-    assert queue.skipped == set()
+    assert not queue.skipped
 
 
 def test_push_refuses_at_the_limit_so_the_caller_cuts_the_client_off():
@@ -112,5 +112,5 @@ def test_clear_forgets_frames_and_skipped_seqs():
     queue.push(signal_frame(2, "progress"))
     queue.push(CATCH_UP)
     queue.clear()
-    assert len(queue) == 0 and queue.skipped == set()
+    assert len(queue) == 0 and not queue.skipped
     assert queue.push(CATCH_UP) and len(queue) == 1

@@ -8,6 +8,11 @@ Guarantees:
 - `enqueue` never blocks and never awaits, so the hub's fan-out cannot be
   stalled by this client; if the queue overflows the connection is closed
   with 4408 and the client resumes on reconnect.
+
+An idle connection holds no task: the sender task is created when there is
+something to do (a frame, a resume, a close) and ends as soon as it has
+nothing left, in the same step as it sees its queue empty, so a frame can
+never be left behind with no sender (docs/performance.md: per-socket memory).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ class Connection:
     """Created by the WebSocket route, registered in the Hub, fed by `enqueue`."""
 
     __slots__ = (
-        "user_id", "_store", "_send_text", "_close", "_queue", "_wake", "last_seq",
+        "user_id", "_store", "_send_text", "_close", "_queue", "_started", "last_seq",
         "_resume_from", "_close_request", "_sender", "_expiry", "_resume_limit",
         "connected_at", "closed", "__weakref__",
     )
@@ -63,7 +68,7 @@ class Connection:
         self._send_text = send_text
         self._close = close
         self._queue = SendQueue(queue_limit)
-        self._wake = asyncio.Event()
+        self._started = False
         self.last_seq = 0
         self._resume_from: int | None = None
         self._close_request: tuple[int, str] | None = None
@@ -86,7 +91,8 @@ class Connection:
             metrics.SLOW_CONSUMERS.inc()
             self.request_close(CLOSE_TOO_SLOW, "too slow: send queue overflowed; reconnect and resume")
             return
-        self._wake.set()
+        if self._sender is None:
+            self._wake()
 
     def send_control(self, message: dict) -> None:
         self.enqueue(Frame(None, dumps(message)))
@@ -94,7 +100,7 @@ class Connection:
     def resume(self, since: int) -> None:
         """Replay everything after `since`, then `resumed` (client asked)."""
         self._resume_from = since
-        self._wake.set()
+        self._wake()
 
     def catch_up(self) -> None:
         """Re-read from the database whatever came after `last_seq` (broker reconnected).
@@ -110,7 +116,7 @@ class Connection:
             if self._queue:
                 metrics.FRAMES_DROPPED.inc(len(self._queue))
             self._queue.clear()
-            self._wake.set()
+            self._wake()
 
     def expire_at(self, unix_time: float) -> None:
         loop = asyncio.get_running_loop()
@@ -119,12 +125,17 @@ class Connection:
 
     # -- the sender task ---------------------------------------------------------
 
+    def _wake(self) -> None:
+        """Start a sender unless one is running (it picks up whatever is pending)."""
+        if self._sender is None and self._started and not self.closed:
+            self._sender = asyncio.get_running_loop().create_task(self._run())
+
     def start(self, initial_seq: int, resume_from: int | None) -> None:
         self.last_seq = initial_seq
         self._resume_from = resume_from
-        self._sender = asyncio.create_task(self._run(), name=f"sender-{self.user_id}")
-        if resume_from is not None:
-            self._wake.set()
+        self._started = True
+        if resume_from is not None or self._queue or self._close_request is not None:
+            self._wake()
 
     async def stop(self, close_timeout: float = 2.0) -> None:
         """End the sender; a requested close is given `close_timeout` seconds to be sent."""
@@ -143,16 +154,18 @@ class Connection:
     async def _run(self) -> None:
         try:
             while not self.closed:
-                await self._wake.wait()
-                self._wake.clear()
                 if self._close_request is not None:
                     break
                 if self._resume_from is not None:
                     since, self._resume_from = self._resume_from, None
                     await self._replay(since, announce=True)
+                    continue
+                if not self._queue:
+                    # Nothing left: end here, with no await between this check and
+                    # clearing `_sender`, so the next enqueue starts a new sender.
+                    self._sender = None
+                    return
                 await self._drain()
-                if self._close_request is not None:
-                    break
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away mid-send, or the DB did

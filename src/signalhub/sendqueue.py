@@ -50,50 +50,73 @@ CATCH_UP = Frame(None, None)
 
 
 class SendQueue:
+    """Most sockets are idle most of the time: the deque exists only while
+    frames are queued and `skipped` only while it holds a seq (None otherwise),
+    which keeps an idle connection ~0.8 KB smaller."""
+
+    __slots__ = ("limit", "_frames", "skipped", "_catch_up_queued")
+
     #: Progress frames replaced by a newer one, in this process (read by /metrics).
     coalesced_total = 0
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._frames: deque[Frame] = deque()
-        self.skipped: set[int] = set()
+        self._frames: deque[Frame] | None = None
+        self.skipped: set[int] | None = None
         self._catch_up_queued = False
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._frames) if self._frames is not None else 0
+
+    def __bool__(self) -> bool:
+        return self._frames is not None
 
     def push(self, frame: Frame) -> bool:
         """Queue `frame`; False means the client is too slow and must be cut off."""
+        frames = self._frames
+        if frames is None:
+            if self.limit < 1:
+                return False
+            self._frames = deque((frame,))
+            if frame is CATCH_UP:
+                self._catch_up_queued = True
+            return True
         if frame is CATCH_UP:
             if self._catch_up_queued:
                 return True
             self._catch_up_queued = True
-        elif self._frames and frame.is_progress:
+        elif frame.is_progress:
             self._drop_older_progress(frame)
-        if len(self._frames) >= self.limit:
+        if len(frames) >= self.limit:
             return False
-        self._frames.append(frame)
+        frames.append(frame)
         return True
 
     def _drop_older_progress(self, newer: Frame) -> None:
         workflow = newer.workflow_id
+        assert self._frames is not None
         for queued in self._frames:
             if queued.is_progress and queued.workflow_id == workflow:
                 self._frames.remove(queued)
                 assert queued.seq is not None
+                if self.skipped is None:
+                    self.skipped = set()
                 self.skipped.add(queued.seq)
                 SendQueue.coalesced_total += 1
                 return  # at most one older progress per workflow is ever queued
 
     def pop(self) -> Frame | None:
-        if not self._frames:
+        frames = self._frames
+        if frames is None:
             return None
-        frame = self._frames.popleft()
+        frame = frames.popleft()
+        if not frames:
+            self._frames = None
         if frame is CATCH_UP:
             self._catch_up_queued = False
         return frame
 
     def clear(self) -> None:
-        self._frames.clear()
-        self.skipped.clear()
+        self._frames = None
+        self.skipped = None
         self._catch_up_queued = False
