@@ -13,6 +13,14 @@ An idle connection holds no task: the sender task is created when there is
 something to do (a frame, a resume, a close) and ends as soon as it has
 nothing left, in the same step as it sees its queue empty, so a frame can
 never be left behind with no sender (docs/performance.md: per-socket memory).
+
+Fast path: when no sender is running and nothing is queued, `enqueue` writes
+a frame that is next in order at once, by driving the ASGI send one step in
+the caller (no task switch per socket per frame). If the send completes in
+that step (the transport took the bytes) the frame is out; if it suspends
+(the transport's buffer is full) a sender task takes that very send over and
+finishes it before anything else, so order is kept and at most one send is
+ever in progress per socket.
 """
 
 from __future__ import annotations
@@ -22,8 +30,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from . import metrics
 from .sendqueue import CATCH_UP, Frame, SendQueue
@@ -87,6 +95,16 @@ class Connection:
     def enqueue(self, frame: Frame) -> None:
         if self.closed or self._close_request is not None:
             return
+        if (
+            self._sender is None
+            and self._started
+            and frame.text is not None
+            and (frame.seq is None or (frame.seq == self.last_seq + 1 and not self._queue.skipped))
+            and not self._queue
+            and self._resume_from is None
+        ):
+            self._send_now(frame)
+            return
         if not self._queue.push(frame):
             metrics.SLOW_CONSUMERS.inc()
             self.request_close(CLOSE_TOO_SLOW, "too slow: send queue overflowed; reconnect and resume")
@@ -123,6 +141,31 @@ class Connection:
         delay = max(0.0, unix_time - time.time())
         self._expiry = loop.call_later(delay, self.request_close, CLOSE_TOKEN, "token expired")
 
+    def _send_now(self, frame: Frame) -> None:
+        """Write `frame` in the caller if the socket takes it at once; else hand the send to a sender."""
+        assert frame.text is not None
+        send = self._send_text(frame.text)
+        try:
+            waiting = send.send(None)
+        except StopIteration:
+            if frame.seq is not None:
+                self.last_seq = frame.seq
+            return
+        except Exception as exc:  # the socket is gone: the sender closes it as after any failed send
+            send.close()
+            self._sender = asyncio.get_running_loop().create_task(self._run(_raise(exc)))
+            return
+        # Suspended (e.g. waiting for the transport to drain): no other frame may be
+        # written until it finishes, so the sender's first act is to finish it.
+        self._sender = asyncio.get_running_loop().create_task(
+            self._run(self._finish_send(send, waiting, frame.seq))
+        )
+
+    async def _finish_send(self, send: Coroutine[Any, Any, None], waiting: Any, seq: int | None) -> None:
+        await _drive(send, waiting)
+        if seq is not None:
+            self.last_seq = seq
+
     # -- the sender task ---------------------------------------------------------
 
     def _wake(self) -> None:
@@ -151,8 +194,10 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
 
-    async def _run(self) -> None:
+    async def _run(self, first: Awaitable[None] | None = None) -> None:
         try:
+            if first is not None:
+                await first
             while not self.closed:
                 if self._close_request is not None:
                     break
@@ -224,3 +269,32 @@ class Connection:
             self.last_seq = max(self.last_seq, await self._store.latest_seq(self.user_id))
         if announce or not complete:
             await self._send_text(dumps({"type": "resumed", "recovered": complete}))
+
+
+async def _raise(exc: Exception) -> None:
+    raise exc
+
+
+async def _drive(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Run `coro`, which was started outside any task and suspended yielding
+    `waiting`, to its end inside the current task: what a Task would have done."""
+    while True:
+        if waiting is None:  # a bare yield (sleep(0)): just give the loop a turn
+            await asyncio.sleep(0)
+            step = coro.send
+            arg: Any = None
+        else:
+            # As a Task does with a yielded future: take over its "blocking" flag, then wait.
+            waiting._asyncio_future_blocking = False
+            try:
+                await waiting  # its outcome reaches the coroutine below
+                step, arg = coro.send, None
+            except BaseException as exc:  # noqa: BLE001 - handed on to the coroutine, as a Task would
+                if waiting.done():
+                    step, arg = coro.send, None  # the coroutine reads the outcome itself
+                else:
+                    step, arg = coro.throw, exc  # this task was cancelled while waiting
+        try:
+            waiting = step(arg)
+        except StopIteration:
+            return
