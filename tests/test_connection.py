@@ -285,3 +285,67 @@ async def test_hub_ignores_malformed_broker_frames_and_keeps_routing():
     await settle(lambda: sock.seqs)
     assert sock.seqs == [1]
     await conn.stop()
+
+
+def _other_tasks() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+async def test_a_frame_for_an_idle_writable_socket_is_written_before_enqueue_returns_and_no_task_is_left():
+    store = FakeStore()
+    conn, sock = make(store)
+    conn.start(0, None)
+    conn.enqueue(frame(store.add(1)))
+    conn.send_control({"type": "pong"})
+    assert sock.seqs == [1] and sock.controls == [{"type": "pong"}]  # no await in between
+    assert _other_tasks() == []
+    await conn.stop()
+
+
+async def test_a_send_that_must_wait_is_finished_first_and_later_frames_follow_in_order():
+    store = FakeStore()
+    conn, sock = make(store)
+    conn.start(0, None)
+    sock.gate.clear()  # the transport's buffer is full
+    for seq in (1, 2, 3):
+        conn.enqueue(frame(store.add(seq)))
+    assert sock.seqs == [] and conn.queue_depth == 2  # 1 is in progress; 2 and 3 wait behind it
+    sock.gate.set()
+    await settle(lambda: len(sock.seqs) == 3)
+    assert sock.seqs == [1, 2, 3]
+    await settle(lambda: not _other_tasks())
+    assert _other_tasks() == []  # the sender ended once drained
+    conn.enqueue(frame(store.add(4)))
+    assert sock.seqs == [1, 2, 3, 4]
+    await conn.stop()
+
+
+async def test_a_send_that_fails_at_once_closes_the_socket_with_1011_and_later_frames_are_ignored():
+    store = FakeStore()
+    conn, sock = make(store)
+
+    async def broken(text: str) -> None:
+        raise ConnectionResetError("socket gone")
+
+    conn._send_text = broken
+    conn.start(0, None)
+    conn.enqueue(frame(store.add(1)))
+    await settle(lambda: sock.closed)
+    assert sock.closed[0] == 1011
+    conn.enqueue(frame(store.add(2)))
+    await asyncio.sleep(0.02)
+    assert sock.sent == []
+    await conn.stop()
+
+
+async def test_frames_queued_before_start_are_sent_after_it_in_order():
+    store = FakeStore()
+    conn, sock = make(store)
+    conn.enqueue(frame(store.add(1)))  # registered in the hub, hello not yet sent
+    conn.enqueue(frame(store.add(2)))
+    await asyncio.sleep(0.02)
+    assert sock.sent == []
+    conn.start(0, None)
+    await settle(lambda: len(sock.seqs) == 2)
+    assert sock.seqs == [1, 2]
+    await conn.stop()
