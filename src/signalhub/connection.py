@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import uuid
@@ -47,6 +48,9 @@ CLOSE_POLICY = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_TOKEN = 4401
 CLOSE_TOO_SLOW = 4408
+
+#: The context expiry timers run in: nothing they call reads a context variable.
+_TIMER_CONTEXT = contextvars.Context()
 
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
@@ -139,7 +143,12 @@ class Connection:
     def expire_at(self, unix_time: float) -> None:
         loop = asyncio.get_running_loop()
         delay = max(0.0, unix_time - time.time())
-        self._expiry = loop.call_later(delay, self.request_close, CLOSE_TOKEN, "token expired")
+        # No per-socket copy of the context and no argument tuple: a timer per socket
+        # lives for the token's lifetime, so its size counts (docs/performance.md).
+        self._expiry = loop.call_later(delay, self._expire, context=_TIMER_CONTEXT)
+
+    def _expire(self) -> None:
+        self.request_close(CLOSE_TOKEN, "token expired")
 
     def _send_now(self, frame: Frame) -> None:
         """Write `frame` in the caller if the socket takes it at once; else hand the send to a sender."""
