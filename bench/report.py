@@ -160,9 +160,10 @@ def render(results: dict) -> str:
                      f"{_num(st['healthy_deliveries_per_second'])} | {closed_text} |")
 
     lines += ["", "## End-to-end latency (emit in a separate process -> receipt on the socket)", "",
-              "signalhub paths: `service` = `SignalService.emit` (store + NOTIFY, one statement and commit per "
-              "signal, as a worker does); `batch` = `SignalStore.insert_many` with group commit (what queued "
-              "while the previous write was in flight goes out as one statement); `http` = `POST /api/v1/signals`. "
+              "signalhub paths: `service` = `SignalService.emit` (store + NOTIFY, as a worker does; concurrent "
+              "emits share one statement and commit); `batch` = `SignalStore.insert_many` driven directly with "
+              "group commit, up to 3 batches in flight (what queued while a write was in flight goes out as one "
+              "statement); `http` = `POST /api/v1/signals`. "
               "Peers: `peer` = `POST /bench/emit` (nothing stored).", "",
               "| system | path | offered/s | achieved/s | delivered | p50 ms | p95 ms | p99 ms | max ms |",
               "|---|---|---|---|---|---|---|---|---|"]
