@@ -100,6 +100,6 @@ class DirectWebSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._serve_ws and scope["type"] == "websocket" and scope["path"] == "/ws":
             scope["app"] = self.app  # the endpoint reads settings, hub and runtime from app.state
-            await ws.signal_stream(WebSocket(scope, receive, send))
+            await ws.signal_stream(WebSocket(scope, receive, send), send)
             return
         await self.app(scope, receive, send)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket
+from starlette.types import Send
 from starlette.websockets import WebSocketDisconnect
 
 from ..auth import AuthError
@@ -71,7 +73,15 @@ class _RateLimit:
 
 
 @router.websocket("/ws")
-async def signal_stream(websocket: WebSocket) -> None:
+async def signal_stream_route(websocket: WebSocket) -> None:
+    """`/ws` through FastAPI's router (`signalhub api` serves it via `DirectWebSocket`)."""
+    await signal_stream(websocket)
+
+
+async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None) -> None:
+    """`asgi_send`: the server's own ASGI send (given by `DirectWebSocket`); signal
+    frames then go straight to it instead of through Starlette's `WebSocket.send`,
+    whose per-call state checks cost more than the frame (docs/performance.md)."""
     app = websocket.app
     settings = app.state.settings
     origin = websocket.headers.get("origin")
@@ -104,10 +114,15 @@ async def signal_stream(websocket: WebSocket) -> None:
     async def close(code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason)
 
+    send_text: Callable[[str], Awaitable[None]] = websocket.send_text
+    if asgi_send is not None:
+        def send_text(text: str, _send: Send = asgi_send) -> Awaitable[None]:
+            return _send({"type": "websocket.send", "text": text})
+
     conn = Connection(
         principal.user_id,
         runtime.store,
-        websocket.send_text,
+        send_text,
         close,
         queue_limit=settings.send_queue_limit,
         resume_limit=settings.resume_limit,
