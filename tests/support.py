@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -108,25 +109,46 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 class ApiProcess:
-    """`signalhub api` in its own OS process on a free port."""
+    """`signalhub api` in its own OS process on a free port.
 
-    def __init__(self, database_url: str, log_dir: Path, port: int | None = None, **env: str) -> None:
+    `options` are extra command-line options; with `ssl_context` (trusting the
+    server's certificate) the URLs are https/wss and the health check uses it.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        log_dir: Path,
+        *options: str,
+        port: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        **env: str,
+    ) -> None:
         self.port = port or free_port()
         self.env = base_env(database_url, **env)
+        self.options = list(options)
+        self.ssl_context = ssl_context
         self.log_path = log_dir / f"api-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return f"{'wss' if self.ssl_context else 'ws'}://127.0.0.1:{self.port}/ws"
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base}/healthz", timeout=2, context=self.ssl_context) as response:
+                return response.status == 200
+        except OSError:
+            return False
 
     def start(self, timeout: float = 40.0) -> ApiProcess:
         self.proc = subprocess.Popen(
-            [str(BIN / "signalhub"), "api", "--port", str(self.port)],
+            [str(BIN / "signalhub"), "api", "--port", str(self.port), *self.options],
             env=self.env,
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
@@ -134,12 +156,12 @@ class ApiProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"api exited early:\n{self.log_path.read_text()[-3000:]}")
-            if http_ok(f"{self.base}/healthz"):
+                raise RuntimeError(f"api exited early:\n{self.log()[-3000:]}")
+            if self._healthy():
                 return self
             time.sleep(0.1)
         self.stop()
-        raise TimeoutError(f"api not healthy within {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(f"api not healthy within {timeout}s:\n{self.log()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         if self.proc is None or self.proc.poll() is not None:

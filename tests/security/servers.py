@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import ssl
-import subprocess
 import threading
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from tests.support import BIN, ApiProcess, free_port
+from tests.support import free_port
 
 JWKS_PATH = "/auth/v1/.well-known/jwks.json"
 
@@ -110,47 +107,6 @@ def user_claims(sub: str, *, issuer: str | None = None, ttl: int = 600, **over: 
         claims["iss"] = issuer
     claims.update(over)
     return {k: v for k, v in claims.items() if v is not None}
-
-
-class ApiWithOptions(ApiProcess):
-    """`signalhub api` with extra command-line options; healthy means /healthz answers 200."""
-
-    def __init__(self, database_url: str, log_dir: Path, *options: str, ssl_context: ssl.SSLContext | None = None, **env: str) -> None:
-        super().__init__(database_url, log_dir, **env)
-        self.options = list(options)
-        self.ssl_context = ssl_context
-
-    @property
-    def base(self) -> str:
-        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"{'wss' if self.ssl_context else 'ws'}://127.0.0.1:{self.port}/ws"
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.base}/healthz", timeout=2, context=self.ssl_context) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    def start(self, timeout: float = 40.0) -> ApiWithOptions:
-        self.proc = subprocess.Popen(
-            [str(BIN / "signalhub"), "api", "--port", str(self.port), *self.options],
-            env=self.env,
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"api exited early:\n{self.log()[-3000:]}")
-            if self._healthy():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"api not healthy within {timeout}s:\n{self.log()[-3000:]}")
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:

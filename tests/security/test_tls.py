@@ -14,7 +14,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.security.servers import ApiWithOptions, self_signed_certificate
+from tests.security.servers import self_signed_certificate
+from tests.support import ApiProcess
 from tests.support import recv_json
 
 
@@ -32,7 +33,7 @@ def trusted(certificate) -> ssl.SSLContext:
 @pytest.fixture(scope="module")
 def tls_api(database_url, certificate, trusted, tmp_path_factory):
     certfile, keyfile = certificate
-    server = ApiWithOptions(
+    server = ApiProcess(
         database_url, tmp_path_factory.mktemp("tls-api"),
         "--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile),
         ssl_context=trusted,
@@ -73,7 +74,7 @@ async def test_client_that_does_not_trust_the_certificate_is_refused(tls_api, to
 
 async def test_certificate_and_key_can_come_from_the_environment(database_url, certificate, trusted, tmp_path):
     certfile, keyfile = certificate
-    server = ApiWithOptions(
+    server = ApiProcess(
         database_url, tmp_path, ssl_context=trusted,
         SIGNALHUB_SSL_CERTFILE=str(certfile), SIGNALHUB_SSL_KEYFILE=str(keyfile),
     ).start()  # healthy means /healthz answered over https with the trusted certificate
