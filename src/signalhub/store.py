@@ -102,6 +102,20 @@ def broker_message(user_id: uuid.UUID | str, seq: int | None, payload: str) -> s
     return f"{user_id}\n{'' if seq is None else seq}\n{payload}"
 
 
+def _notify_parts(new: NewSignal) -> tuple[str, str, str | None]:
+    """The three strings the SQL joins around the seq into the broker frame
+    (`user \n SEQ \n head SEQ tail`).
+
+    Too big for NOTIFY: announce "user, seq" with an empty payload and let the
+    receiver read the row (the tail is None, so the SQL writes seq only once).
+    """
+    head, tail = new.wire_parts()
+    prefix = f"{new.user_id}\n"
+    if len(prefix) + len(head) + len(tail) + 60 > MAX_NOTIFY_BYTES:
+        return prefix, "\n", None
+    return prefix, "\n" + head, tail
+
+
 def _signal(row: asyncpg.Record) -> Signal:
     return Signal(
         id=row["id"],
@@ -151,15 +165,7 @@ class SignalStore:
 
     async def insert(self, new: NewSignal, *, notify_channel: str | None = None) -> tuple[Signal, bool]:
         """Store `new` (or find its twin by idempotency key); return it and whether it is new."""
-        head, tail = new.wire_parts()
-        prefix = f"{new.user_id}\n"
-        if len(prefix) + len(head) + len(tail) + 60 > MAX_NOTIFY_BYTES:
-            # Too big for NOTIFY: announce "user, seq" with an empty payload; the
-            # receiver reads the row. (The SQL writes seq twice: "user\nSEQ\n" + "SEQ"
-            # would be wrong, so the tail keeps only the separator.)
-            notify_args = (prefix, "\n", None)
-        else:
-            notify_args = (prefix, "\n" + head, tail)
+        notify_args = _notify_parts(new)
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(
                 _INSERT,
@@ -194,14 +200,8 @@ class SignalStore:
             return []
         columns: list[list[Any]] = [[] for _ in range(10)]
         for new in news:
-            head, tail = new.wire_parts()
-            prefix = f"{new.user_id}\n"
-            if len(prefix) + len(head) + len(tail) + 60 > MAX_NOTIFY_BYTES:
-                notify = (prefix, "\n", None)  # too big for NOTIFY: announced by seq only
-            else:
-                notify = (prefix, "\n" + head, tail)
             values = (new.user_id, new.id, new.workflow_id, new.signal_type, dumps(new.data),
-                      new.timestamp, new.idempotency_key, *notify)
+                      new.timestamp, new.idempotency_key, *_notify_parts(new))
             for column, value in zip(columns, values):
                 column.append(value)
         async with self.pool.acquire() as conn:
