@@ -9,9 +9,13 @@ Messages are text frames built by `store.broker_message` (never re-encoded).
 from __future__ import annotations
 
 import abc
+import asyncio
+import logging
 from collections.abc import Callable
 
 CHANNEL = "signalhub"
+
+log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str], None]
 OnReconnect = Callable[[], None]
@@ -44,3 +48,42 @@ class Broker(abc.ABC):
         Keeps the subscription alive across failures, retrying with backoff, and
         calls `on_reconnect` after each re-subscription.
         """
+
+
+class Resubscription:
+    """The bookkeeping a subscribe loop shares across backends.
+
+    The first attempt decides `subscribe()`'s outcome (its failure is raised to
+    the caller); after that, every failure waits with exponential backoff
+    (0.1 s doubling up to `max_backoff`), and every re-subscription counts in
+    `broker.reconnects` and calls `on_reconnect` so the hub catches up by seq.
+    """
+
+    def __init__(
+        self, broker: Broker, ready: asyncio.Future, on_reconnect: OnReconnect, *, name: str, max_backoff: float
+    ) -> None:
+        self._broker = broker
+        self._ready = ready
+        self._on_reconnect = on_reconnect
+        self._name = name
+        self._max_backoff = max_backoff
+        self._backoff = 0.1
+
+    async def failed(self, exc: BaseException) -> bool:
+        """A (re)subscription attempt failed: False when it was the first (give up), else wait and True."""
+        if not self._ready.done():
+            self._ready.set_exception(exc)
+            return False
+        log.warning("broker: cannot subscribe to %s (%s); retrying in %.1fs", self._name, exc, self._backoff)
+        await asyncio.sleep(self._backoff)
+        self._backoff = min(self._backoff * 2, self._max_backoff)
+        return True
+
+    def subscribed(self) -> None:
+        self._backoff = 0.1
+        if not self._ready.done():
+            self._ready.set_result(None)
+            return
+        self._broker.reconnects += 1
+        log.info("broker: %s subscription re-established", self._name)
+        self._on_reconnect()

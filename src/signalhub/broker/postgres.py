@@ -13,7 +13,7 @@ import logging
 
 import asyncpg
 
-from .base import CHANNEL, Broker, OnMessage, OnReconnect
+from .base import CHANNEL, Broker, OnMessage, OnReconnect, Resubscription
 
 log = logging.getLogger(__name__)
 
@@ -54,35 +54,25 @@ class PostgresBroker(Broker):
         await ready
 
     async def _listen(self, on_message: OnMessage, on_reconnect: OnReconnect, ready: asyncio.Future) -> None:
-        backoff = 0.1
-        first = True
+        attempts = Resubscription(self, ready, on_reconnect, name="PostgreSQL", max_backoff=self._max_backoff)
         while not self._closing:
+            conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(self._url)
-            except (OSError, asyncpg.PostgresError) as exc:
-                if first and not ready.done():
-                    ready.set_exception(exc)
-                    return
-                log.warning("broker: cannot reach PostgreSQL (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c: lost.set())
-            try:
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
                 await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, payload: on_message(payload))
-                backoff = 0.1
-                if first:
-                    first = False
-                    ready.set_result(None)
-                else:
-                    self.reconnects += 1
-                    log.info("broker: LISTEN re-established")
-                    on_reconnect()
+            except (OSError, asyncpg.PostgresError) as exc:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=1)
+                if not await attempts.failed(exc):
+                    return
+                continue
+            try:
+                attempts.subscribed()
                 await lost.wait()
                 log.warning("broker: PostgreSQL LISTEN connection lost; reconnecting")
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("broker: LISTEN failed (%s)", exc)
             finally:
                 with contextlib.suppress(Exception):
                     await conn.close(timeout=1)

@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from .base import CHANNEL, Broker, OnMessage, OnReconnect
+from .base import CHANNEL, Broker, OnMessage, OnReconnect, Resubscription
 
 log = logging.getLogger(__name__)
 
@@ -107,27 +107,15 @@ class RedisBroker(Broker):
             raise
 
     async def _listen(self, on_message: OnMessage, on_reconnect: OnReconnect, ready: asyncio.Future) -> None:
-        backoff = 0.1
-        first = True
+        attempts = Resubscription(self, ready, on_reconnect, name="Redis", max_backoff=self._max_backoff)
         while not self._closing:
             try:
                 client, pubsub = await self._subscribed()
             except (OSError, RedisError, TimeoutError) as exc:
-                if first:
-                    ready.set_exception(exc)
+                if not await attempts.failed(exc):
                     return
-                log.warning("broker: cannot subscribe to Redis (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
                 continue
-            backoff = 0.1
-            if first:
-                first = False
-                ready.set_result(None)
-            else:
-                self.reconnects += 1
-                log.info("broker: Redis subscription re-established")
-                on_reconnect()
+            attempts.subscribed()
             try:
                 async for reply in pubsub.listen():
                     if reply["type"] == "message":
