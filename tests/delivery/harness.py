@@ -54,28 +54,21 @@ class StreamClient:
 
     async def read_until(self, count: int, timeout: float = 60.0) -> bool:
         """Read until `count` signals in all; False when the socket closed first."""
-        assert self.ws is not None
-        deadline = time.monotonic() + timeout
-        while len(self.signals) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"got {len(self.signals)} of {count} signals")
-            try:
-                self._take(await asyncio.wait_for(self.ws.recv(), remaining))
-            except ConnectionClosed as exc:
-                self.close_codes.append(exc.rcvd.code if exc.rcvd else None)
-                self.ws = None
-                return False
-        return True
+        return await self._read_while(lambda: len(self.signals) < count, timeout,
+                                      lambda: f"got {len(self.signals)} of {count} signals")
 
     async def read_until_shown(self, seq: int, timeout: float = 60.0) -> bool:
         """Read until the signal with `seq` (or a later one) arrived; False when closed first."""
+        return await self._read_while(lambda: self.last_seq < seq, timeout,
+                                      lambda: f"last seq {self.last_seq}, waiting for {seq}")
+
+    async def _read_while(self, wanting, timeout: float, progress) -> bool:
         assert self.ws is not None
         deadline = time.monotonic() + timeout
-        while self.last_seq < seq:
+        while wanting():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"last seq {self.last_seq}, waiting for {seq}")
+                raise TimeoutError(progress())
             try:
                 self._take(await asyncio.wait_for(self.ws.recv(), remaining))
             except ConnectionClosed as exc:
