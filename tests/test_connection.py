@@ -12,6 +12,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from signalhub.connection import CLOSE_TOKEN, CLOSE_TOO_SLOW, Connection
 from signalhub.sendqueue import Frame
 from signalhub.signals import Signal
@@ -40,12 +42,32 @@ class FakeStore:
         return max((s.seq for s in self.signals), default=0)
 
 
+def frame_payload(data: bytes) -> bytes:
+    """The payload of one unmasked RFC 6455 frame."""
+    assert data[0] == 0x81, "a final text frame"
+    length = data[1] & 0x7F
+    offset = {126: 4, 127: 10}.get(length, 2)
+    return data[offset:]
+
+
 class Socket:
+    """What signalhub's WebSocket protocol offers a connection: `write_frame`
+    (refused while the transport is paused, i.e. `gate` is clear) and the ASGI
+    send, which waits for the gate."""
+
     def __init__(self) -> None:
         self.sent: list[dict] = []
         self.closed: tuple[int, str] | None = None
         self.gate = asyncio.Event()
         self.gate.set()
+        self.fast_writes = 0
+
+    def write_frame(self, data: bytes) -> bool:
+        if not self.gate.is_set():
+            return False
+        self.sent.append(json.loads(frame_payload(data)))
+        self.fast_writes += 1
+        return True
 
     async def send_text(self, text: str) -> None:
         await self.gate.wait()
@@ -63,9 +85,16 @@ class Socket:
         return [m for m in self.sent if "type" in m]
 
 
-def make(store: FakeStore, *, queue_limit: int = 100, resume_limit: int = 100) -> tuple[Connection, Socket]:
+def make(
+    store: FakeStore, *, queue_limit: int = 100, resume_limit: int = 100, fast: bool = True
+) -> tuple[Connection, Socket]:
+    """`fast=False`: a server without signalhub's protocol (no `write_frame`)."""
     sock = Socket()
-    conn = Connection(USER, store, sock.send_text, sock.close, queue_limit=queue_limit, resume_limit=resume_limit)
+    conn = Connection(
+        USER, store, sock.send_text, sock.close,
+        queue_limit=queue_limit, resume_limit=resume_limit,
+        write_frame=sock.write_frame if fast else None,
+    )
     return conn, sock
 
 
@@ -79,9 +108,10 @@ async def settle(predicate=lambda: False, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_live_frames_are_sent_in_order_and_duplicates_are_dropped():
+@pytest.mark.parametrize("fast", [True, False], ids=["write_frame", "asgi_send_only"])
+async def test_live_frames_are_sent_in_order_and_duplicates_are_dropped(fast):
     store = FakeStore()
-    conn, sock = make(store)
+    conn, sock = make(store, fast=fast)
     conn.start(0, None)
     signals = [store.add(seq) for seq in (1, 2, 3)]
     for s in signals + signals[:2]:
@@ -298,6 +328,7 @@ async def test_a_frame_for_an_idle_writable_socket_is_written_before_enqueue_ret
     conn.enqueue(frame(store.add(1)))
     conn.send_control({"type": "pong"})
     assert sock.seqs == [1] and sock.controls == [{"type": "pong"}]  # no await in between
+    assert sock.fast_writes == 2
     assert _other_tasks() == []
     await conn.stop()
 
@@ -309,14 +340,15 @@ async def test_a_send_that_must_wait_is_finished_first_and_later_frames_follow_i
     sock.gate.clear()  # the transport's buffer is full
     for seq in (1, 2, 3):
         conn.enqueue(frame(store.add(seq)))
-    assert sock.seqs == [] and conn.queue_depth == 2  # 1 is in progress; 2 and 3 wait behind it
+    assert sock.seqs == [] and conn.queue_depth == 3  # refused by write_frame: queued for the sender
+    conn.enqueue(frame(store.add(4)))  # nothing overtakes the queue, even if the socket could take it
     sock.gate.set()
-    await settle(lambda: len(sock.seqs) == 3)
-    assert sock.seqs == [1, 2, 3]
+    await settle(lambda: len(sock.seqs) == 4)
+    assert sock.seqs == [1, 2, 3, 4]
     await settle(lambda: not _other_tasks())
     assert _other_tasks() == []  # the sender ended once drained
-    conn.enqueue(frame(store.add(4)))
-    assert sock.seqs == [1, 2, 3, 4]
+    conn.enqueue(frame(store.add(5)))
+    assert sock.seqs == [1, 2, 3, 4, 5]  # written in the caller again
     await conn.stop()
 
 
@@ -328,6 +360,7 @@ async def test_a_send_that_fails_at_once_closes_the_socket_with_1011_and_later_f
         raise ConnectionResetError("socket gone")
 
     conn._send_text = broken
+    conn._write_frame = lambda data: False  # the protocol refuses: the socket is closing
     conn.start(0, None)
     conn.enqueue(frame(store.add(1)))
     await settle(lambda: sock.closed)

@@ -14,13 +14,15 @@ something to do (a frame, a resume, a close) and ends as soon as it has
 nothing left, in the same step as it sees its queue empty, so a frame can
 never be left behind with no sender (docs/performance.md: per-socket memory).
 
-Fast path: when no sender is running and nothing is queued, `enqueue` writes
-a frame that is next in order at once, by driving the ASGI send one step in
-the caller (no task switch per socket per frame). If the send completes in
-that step (the transport took the bytes) the frame is out; if it suspends
-(the transport's buffer is full) a sender task takes that very send over and
-finishes it before anything else, so order is kept and at most one send is
-ever in progress per socket.
+Fast path: when no sender is running, nothing is queued and the frame is next
+in order, `enqueue` hands the frame's serialised bytes (`Frame.ws_bytes`, made
+once per signal and shared by every socket) to `write_frame`, which writes
+them at once if the socket can take them without waiting. If it cannot (the
+transport is paused because the client reads slowly, or a close is under way),
+the frame is queued and a sender task delivers it through the ordinary ASGI
+send, which waits; frames after it queue behind it, so order is kept and only
+that client waits. Without `write_frame` (a server other than signalhub's own
+protocol, `wsprotocol.py`) every frame goes through the sender task.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from . import metrics
 from .sendqueue import CATCH_UP, Frame, SendQueue
@@ -54,6 +56,8 @@ _TIMER_CONTEXT = contextvars.Context()
 
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
+#: Writes a serialised frame now and returns True, or writes nothing and returns False.
+WriteFrame = Callable[[bytes], bool]
 
 
 class Connection:
@@ -62,7 +66,7 @@ class Connection:
     __slots__ = (
         "user_id", "_store", "_send_text", "_close", "_queue", "_started", "last_seq",
         "_resume_from", "_close_request", "_sender", "_expiry", "_resume_limit",
-        "connected_at", "closed", "__weakref__",
+        "connected_at", "closed", "_write_frame", "__weakref__",
     )
 
     def __init__(
@@ -74,8 +78,10 @@ class Connection:
         *,
         queue_limit: int,
         resume_limit: int,
+        write_frame: WriteFrame | None = None,
     ) -> None:
         self.user_id = user_id
+        self._write_frame = write_frame
         self._store = store
         self._send_text = send_text
         self._close = close
@@ -106,8 +112,11 @@ class Connection:
             and (frame.seq is None or (frame.seq == self.last_seq + 1 and not self._queue.skipped))
             and not self._queue
             and self._resume_from is None
+            and self._write_frame is not None
+            and self._write_frame(frame.ws_bytes)
         ):
-            self._send_now(frame)
+            if frame.seq is not None:
+                self.last_seq = frame.seq
             return
         if not self._queue.push(frame):
             metrics.SLOW_CONSUMERS.inc()
@@ -149,31 +158,6 @@ class Connection:
 
     def _expire(self) -> None:
         self.request_close(CLOSE_TOKEN, "token expired")
-
-    def _send_now(self, frame: Frame) -> None:
-        """Write `frame` in the caller if the socket takes it at once; else hand the send to a sender."""
-        assert frame.text is not None
-        send = self._send_text(frame.text)
-        try:
-            waiting = send.send(None)
-        except StopIteration:
-            if frame.seq is not None:
-                self.last_seq = frame.seq
-            return
-        except Exception as exc:  # the socket is gone: the sender closes it as after any failed send
-            send.close()
-            self._sender = asyncio.get_running_loop().create_task(self._run(_raise(exc)))
-            return
-        # Suspended (e.g. waiting for the transport to drain): no other frame may be
-        # written until it finishes, so the sender's first act is to finish it.
-        self._sender = asyncio.get_running_loop().create_task(
-            self._run(self._finish_send(send, waiting, frame.seq))
-        )
-
-    async def _finish_send(self, send: Coroutine[Any, Any, None], waiting: Any, seq: int | None) -> None:
-        await _drive(send, waiting)
-        if seq is not None:
-            self.last_seq = seq
 
     # -- the sender task ---------------------------------------------------------
 
@@ -243,7 +227,7 @@ class Connection:
                 if frame.text is None:  # CATCH_UP
                     await self._replay(self.last_seq, announce=False)
                 else:
-                    await self._send_text(frame.text)
+                    await self._send_frame(frame)
                 continue
             skipped = self._queue.skipped
             if skipped:
@@ -256,10 +240,15 @@ class Connection:
             if frame.seq <= self.last_seq:
                 continue  # already sent (replay overlap, duplicate broker frame)
             if frame.seq == self.last_seq + 1 and frame.text is not None:
-                await self._send_text(frame.text)
+                await self._send_frame(frame)
                 self.last_seq = frame.seq
             else:
                 await self._replay(self.last_seq, announce=False)
+
+    async def _send_frame(self, frame: Frame) -> None:
+        assert frame.text is not None
+        if self._write_frame is None or not self._write_frame(frame.ws_bytes):
+            await self._send_text(frame.text)  # waits while the transport is paused
 
     async def _replay(self, since: int, *, announce: bool) -> None:
         """Send the stored signals after `since` in order (bounded by the resume limit)."""
@@ -278,32 +267,3 @@ class Connection:
             self.last_seq = max(self.last_seq, await self._store.latest_seq(self.user_id))
         if announce or not complete:
             await self._send_text(dumps({"type": "resumed", "recovered": complete}))
-
-
-async def _raise(exc: Exception) -> None:
-    raise exc
-
-
-async def _drive(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-    """Run `coro`, which was started outside any task and suspended yielding
-    `waiting`, to its end inside the current task: what a Task would have done."""
-    while True:
-        if waiting is None:  # a bare yield (sleep(0)): just give the loop a turn
-            await asyncio.sleep(0)
-            step = coro.send
-            arg: Any = None
-        else:
-            # As a Task does with a yielded future: take over its "blocking" flag, then wait.
-            waiting._asyncio_future_blocking = False
-            try:
-                await waiting  # its outcome reaches the coroutine below
-                step, arg = coro.send, None
-            except BaseException as exc:  # noqa: BLE001 - handed on to the coroutine, as a Task would
-                if waiting.done():
-                    step, arg = coro.send, None  # the coroutine reads the outcome itself
-                else:
-                    step, arg = coro.throw, exc  # this task was cancelled while waiting
-        try:
-            waiting = step(arg)
-        except StopIteration:
-            return

@@ -19,6 +19,9 @@ import json
 from collections import deque
 from dataclasses import dataclass, field
 
+from websockets.frames import Frame as _WebSocketFrame
+from websockets.frames import Opcode
+
 _PROGRESS_MARK = ',"signal_type":"progress"'
 
 
@@ -30,6 +33,18 @@ class Frame:
     seq: int | None
     text: str | None
     _workflow: str | None = field(default=None, repr=False)
+    _ws: bytes | None = field(default=None, repr=False)
+
+    @property
+    def ws_bytes(self) -> bytes:
+        """The whole server-to-client WebSocket text frame (RFC 6455, unmasked),
+        serialised on first use: one frame object is shared by every socket of
+        the user, so this happens once per signal, not once per socket."""
+        ws = self._ws
+        if ws is None:
+            assert self.text is not None
+            ws = self._ws = _WebSocketFrame(Opcode.TEXT, self.text.encode()).serialize(mask=False)
+        return ws
 
     @property
     def is_progress(self) -> bool:

@@ -50,6 +50,16 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+#: The default WebSocket protocol class (`SIGNALHUB_WS_IMPL=signalhub`).
+WS_PROTOCOL = "signalhub.wsprotocol:SignalhubWebSocketProtocol"
+
+
+def _ws_protocol(name: str) -> str:
+    """`signalhub` (default: uvicorn's sans-I/O protocol made lean, wsprotocol.py) or
+    any of uvicorn's own (`auto`, `websockets-sansio`, `websockets`, `wsproto`)."""
+    return WS_PROTOCOL if name in ("signalhub", "") else name
+
+
 def serve(
     settings: Settings,
     *,
@@ -70,7 +80,7 @@ def serve(
         log_level=log_level,
         # See docs/performance.md: which implementation, and why per-message deflate is off
         # by default (a zlib context per socket costs more memory and CPU than small JSON saves).
-        ws=os.environ.get("SIGNALHUB_WS_IMPL", "auto"),
+        ws=_ws_protocol(os.environ.get("SIGNALHUB_WS_IMPL", "signalhub")),
         ws_per_message_deflate=os.environ.get("SIGNALHUB_WS_DEFLATE", "false").lower() in ("1", "true", "yes"),
         ws_max_size=settings.max_inbound_message_bytes,
         ws_ping_interval=20.0,

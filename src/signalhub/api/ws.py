@@ -25,6 +25,7 @@ from ..connection import (
     Connection,
 )
 from ..hub import LimitExceeded
+from ..wsprotocol import WRITE_FRAME
 from .errors import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None) -> 
         close,
         queue_limit=settings.send_queue_limit,
         resume_limit=settings.resume_limit,
+        # Offered by signalhub's own uvicorn protocol (wsprotocol.py): pre-encoded frames.
+        write_frame=websocket.scope.get("extensions", {}).get(WRITE_FRAME),
     )
     try:
         hub.add(conn)
