@@ -90,11 +90,9 @@ def make(
 ) -> tuple[Connection, Socket]:
     """`fast=False`: a server without signalhub's protocol (no `write_frame`)."""
     sock = Socket()
-    conn = Connection(
-        USER, store, sock.send_text, sock.close,
-        queue_limit=queue_limit, resume_limit=resume_limit,
-        write_frame=sock.write_frame if fast else None,
-    )
+    if not fast:
+        sock.write_frame = None  # type: ignore[assignment]
+    conn = Connection(USER, store, sock, queue_limit=queue_limit, resume_limit=resume_limit)
     return conn, sock
 
 
@@ -359,8 +357,8 @@ async def test_a_send_that_fails_at_once_closes_the_socket_with_1011_and_later_f
     async def broken(text: str) -> None:
         raise ConnectionResetError("socket gone")
 
-    conn._send_text = broken
-    conn._write_frame = lambda data: False  # the protocol refuses: the socket is closing
+    sock.send_text = broken  # type: ignore[method-assign]
+    sock.write_frame = lambda data: False  # type: ignore[method-assign]  # refused: the socket is closing
     conn.start(0, None)
     conn.enqueue(frame(store.add(1)))
     await settle(lambda: sock.closed)

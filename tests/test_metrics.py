@@ -108,11 +108,16 @@ async def test_queue_depth_coalescing_and_dropped_frames_are_read_from_live_conn
     hub = Hub(max_connections=10, max_connections_per_user=10)
     metrics.watch(hub)
 
-    async def never_sent(text: str) -> None:  # the sender task is not started: frames stay queued
-        raise AssertionError("not started")
+    class NeverSent:  # the sender task is not started: frames stay queued
+        write_frame = None
+
+        async def send_text(self, text: str) -> None:
+            raise AssertionError("not started")
+
+        close = staticmethod(_closed)
 
     conns = [
-        Connection(uuid.uuid4(), None, never_sent, _closed, queue_limit=100, resume_limit=10)  # type: ignore[arg-type]
+        Connection(uuid.uuid4(), None, NeverSent(), queue_limit=100, resume_limit=10)  # type: ignore[arg-type]
         for _ in range(2)
     ]
     for conn in conns:

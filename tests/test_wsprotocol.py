@@ -203,3 +203,31 @@ async def test_the_gate_lets_every_waiter_through_when_set_and_none_while_clear(
     gate.set()
     await asyncio.wait_for(asyncio.gather(*waiters[1:]), 1)
     assert gate.is_set() and gate._waiters is None
+
+
+async def test_every_attribute_uvicorns_protocol_sets_is_there_with_the_same_initial_value():
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from uvicorn.server import ServerState
+    from websockets.server import ServerProtocol
+
+    async def app(scope, receive, send):  # pragma: no cover - never called
+        pass
+
+    config = uvicorn.Config(app, ws="websockets-sansio", lifespan="off")
+    config.load()
+    state, app_state = ServerState(), {}
+    stock = WebSocketsSansIOProtocol(config=config, server_state=state, app_state=app_state)
+    ours = SignalhubWebSocketProtocol(config=config, server_state=state, app_state=app_state)
+    other = SignalhubWebSocketProtocol(config=config, server_state=state, app_state=app_state)
+
+    replaced = {"queue": _Inbox, "writable": _Gate, "conn": ServerProtocol}
+    for name, value in vars(stock).items():
+        mine = getattr(ours, name)
+        if name in replaced:
+            assert isinstance(mine, replaced[name]), name
+        elif isinstance(value, (bool, int, float, str, bytes, list, type(None))):
+            assert mine == value, name
+        else:
+            assert mine is value, name  # the server's own objects, shared
+    assert ours._shared is other._shared  # one copy of the server-wide attributes
+    assert len(vars(ours)) < len(vars(stock)) / 2

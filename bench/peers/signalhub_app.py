@@ -72,12 +72,29 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
 
     @app.get("/bench/memory", include_in_schema=False)
     async def memory(request: Request) -> dict:
-        """Top allocation sites (only when started with PYTHONTRACEMALLOC set)."""
+        """Top allocation sites (only when started with PYTHONTRACEMALLOC set).
+
+        `?mark=1` keeps a snapshot; `?diff=1` then lists what grew since it,
+        grouped by the allocating call stack (per idle socket: divide by N)."""
         import tracemalloc
 
         if not tracemalloc.is_tracing():
             return {"tracing": False}
-        top = tracemalloc.take_snapshot().statistics("lineno")[:40]
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        if request.query_params.get("mark"):
+            request.app.state.bench_memory_mark = snapshot
+            return {"tracing": True, "marked": True}
+        mark = getattr(request.app.state, "bench_memory_mark", None)
+        if request.query_params.get("diff") and mark is not None:
+            stats = snapshot.compare_to(mark, request.query_params.get("by", "traceback"))
+            return {"tracing": True, "total": sum(s.size_diff for s in stats), "top": [
+                f"{s.size_diff / 1024:.0f} KiB {s.count_diff} "
+                + " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in reversed(s.traceback))
+                for s in stats[:60]
+            ]}
+        top = snapshot.statistics("lineno")[:40]
         return {"tracing": True, "top": [f"{s.size / 1024:.0f} KiB {s.count} {s.traceback}" for s in top]}
 
     @app.get("/bench/stats", include_in_schema=False)

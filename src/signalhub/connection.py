@@ -33,8 +33,8 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from . import metrics
 from .sendqueue import CATCH_UP, Frame, SendQueue
@@ -54,37 +54,44 @@ CLOSE_TOO_SLOW = 4408
 #: The context expiry timers run in: nothing they call reads a context variable.
 _TIMER_CONTEXT = contextvars.Context()
 
-SendText = Callable[[str], Awaitable[None]]
-Close = Callable[[int, str], Awaitable[None]]
 #: Writes a serialised frame now and returns True, or writes nothing and returns False.
 WriteFrame = Callable[[bytes], bool]
+
+
+class ClientSocket(Protocol):
+    """What a connection writes to (the endpoint's adapter over the ASGI send)."""
+
+    #: The pre-encoded fast path (`wsprotocol.py`), or None under other servers.
+    write_frame: WriteFrame | None
+
+    async def send_text(self, text: str) -> None:
+        """Send one text message; waits while the transport is paused."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Send a close frame."""
 
 
 class Connection:
     """Created by the WebSocket route, registered in the Hub, fed by `enqueue`."""
 
     __slots__ = (
-        "user_id", "_store", "_send_text", "_close", "_queue", "_started", "last_seq",
+        "user_id", "_store", "_socket", "_queue", "_started", "last_seq",
         "_resume_from", "_close_request", "_sender", "_expiry", "_resume_limit",
-        "connected_at", "closed", "_write_frame", "__weakref__",
+        "connected_at", "closed", "__weakref__",
     )
 
     def __init__(
         self,
         user_id: uuid.UUID,
         store: SignalStore,
-        send_text: SendText,
-        close: Close,
+        socket: ClientSocket,
         *,
         queue_limit: int,
         resume_limit: int,
-        write_frame: WriteFrame | None = None,
     ) -> None:
         self.user_id = user_id
-        self._write_frame = write_frame
         self._store = store
-        self._send_text = send_text
-        self._close = close
+        self._socket = socket
         self._queue = SendQueue(queue_limit)
         self._started = False
         self.last_seq = 0
@@ -112,8 +119,8 @@ class Connection:
             and (frame.seq is None or (frame.seq == self.last_seq + 1 and not self._queue.skipped))
             and not self._queue
             and self._resume_from is None
-            and self._write_frame is not None
-            and self._write_frame(frame.ws_bytes)
+            and (write_frame := self._socket.write_frame) is not None
+            and write_frame(frame.ws_bytes)
         ):
             if frame.seq is not None:
                 self.last_seq = frame.seq
@@ -210,13 +217,13 @@ class Connection:
             log.info("connection %s: sender stopped: %s", self.user_id, type(exc).__name__)
             self.closed = True
             with contextlib.suppress(Exception):
-                await self._close(1011, "internal error; reconnect and resume")
+                await self._socket.close(1011, "internal error; reconnect and resume")
             return
         if self._close_request is not None and not self.closed:
             self.closed = True
             code, reason = self._close_request
             with contextlib.suppress(Exception):
-                await self._close(code, reason)
+                await self._socket.close(code, reason)
 
     async def _drain(self) -> None:
         while self._close_request is None and self._resume_from is None:
@@ -247,8 +254,9 @@ class Connection:
 
     async def _send_frame(self, frame: Frame) -> None:
         assert frame.text is not None
-        if self._write_frame is None or not self._write_frame(frame.ws_bytes):
-            await self._send_text(frame.text)  # waits while the transport is paused
+        write_frame = self._socket.write_frame
+        if write_frame is None or not write_frame(frame.ws_bytes):
+            await self._socket.send_text(frame.text)  # waits while the transport is paused
 
     async def _replay(self, since: int, *, announce: bool) -> None:
         """Send the stored signals after `since` in order (bounded by the resume limit)."""
@@ -260,10 +268,10 @@ class Connection:
             if self._close_request is not None:
                 return  # closing (expiry, shutdown): the client resumes from what it got
             if signal.seq > self.last_seq or announce:
-                await self._send_text(signal.wire())
+                await self._socket.send_text(signal.wire())
                 self.last_seq = max(self.last_seq, signal.seq)
         if not complete:
             # Too much was missed: the client refetches the inbox; continue live from now.
             self.last_seq = max(self.last_seq, await self._store.latest_seq(self.user_id))
         if announce or not complete:
-            await self._send_text(dumps({"type": "resumed", "recovered": complete}))
+            await self._socket.send_text(dumps({"type": "resumed", "recovered": complete}))

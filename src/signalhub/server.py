@@ -74,6 +74,7 @@ def serve(
     fastapi_app = app_module.create_app(settings)
     config = uvicorn.Config(
         app_module.DirectWebSocket(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
+        interface="asgi3",  # DirectWebSocket.__call__ returns the coroutine: not detectable as ASGI 3
         host=host,
         port=port,
         log_config=log_config(log_level.upper()),

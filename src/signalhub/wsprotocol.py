@@ -30,10 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
+import logging
+import weakref
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 #: The ASGI scope extension carrying `write_frame` (absent under any other server).
 WRITE_FRAME = "signalhub.websocket.write_frame"
@@ -115,15 +120,101 @@ class _Inbox:
         return item
 
 
+#: uvicorn sets these in `__init__` from the server's config and state: the same
+#: values for every socket of one server, so they live in one `_ServerShared`.
+_SHARED = (
+    "config", "app", "loop", "logger", "root_path", "asgi_version", "app_state",
+    "connections", "tasks", "default_headers", "ping_interval", "ping_timeout",
+)
+
+#: Callbacks of the keepalive timers read no context variable: no copy per timer.
+_TIMER_CONTEXT = contextvars.Context()
+
+
+class _ServerShared:
+    """What every socket of one uvicorn server shares (see `_SHARED`)."""
+
+    __slots__ = _SHARED + ("__weakref__",)
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict, loop: Any) -> None:
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = loop
+        self.logger = logging.getLogger("uvicorn.error")
+        self.root_path = config.root_path
+        self.asgi_version = config.asgi_version
+        self.app_state = app_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers = server_state.default_headers
+        self.ping_interval = config.ws_ping_interval
+        self.ping_timeout = config.ws_ping_timeout
+
+
+_shared_by_server: weakref.WeakKeyDictionary[Any, _ServerShared] = weakref.WeakKeyDictionary()
+
+
 class SignalhubWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol with lean idle state and a
-    pre-encoded frame fast path (see the module docstring)."""
+    pre-encoded frame fast path (see the module docstring).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    Every method is uvicorn's except those below. `__init__` sets the same
+    attributes as uvicorn's, but server-wide ones are read from one shared
+    object and the initial values of per-socket flags are class attributes
+    until first assigned: an instance dict with uvicorn's ~40 keys is a
+    per-socket hash table (~1.5 KB); with ~20 it shares its keys
+    (`tests/test_wsprotocol.py` checks that nothing uvicorn sets is missing).
+    """
+
+    # Initial per-socket state (uvicorn's `__init__` values), shadowed on first assignment.
+    handshake_initiated = False
+    handshake_complete = False
+    close_sent = False
+    disconnected = False
+    close_timer: asyncio.TimerHandle | None = None
+    close_timeout = 10.0
+    initial_response = None
+    read_paused = False
+    ping_timer: asyncio.TimerHandle | None = None
+    pong_timer: asyncio.TimerHandle | None = None
+    pending_ping_payload: bytes | None = None
+    ping_sent_at = 0.0
+    last_ping_rtt = 0.0
+    curr_msg_data_type = "bytes"
+    abort_timer: asyncio.TimerHandle | None = None
+    request = None
+    response = None
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
+        if not config.loaded:
+            config.load()  # pragma: no cover
+        shared = _shared_by_server.get(server_state)
+        if shared is None or shared.config is not config or shared.app_state is not app_state:
+            shared = _shared_by_server[server_state] = _ServerShared(
+                config, server_state, app_state, _loop or asyncio.get_event_loop()
+            )
+        self._shared = shared
+        self.transport = None  # type: ignore[assignment]
+        self.server = None
+        self.client = None
+        self.scheme = None  # type: ignore[assignment]
         self.queue = _Inbox()  # type: ignore[assignment]
+        extensions = []
+        if config.ws_per_message_deflate:
+            extensions = [
+                ServerPerMessageDeflateFactory(
+                    server_max_window_bits=12, client_max_window_bits=12, compress_settings={"memLevel": 5}
+                )
+            ]
+        self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size, logger=shared.logger)
         self.writable = _Gate()  # type: ignore[assignment]
-        self.abort_timer: asyncio.TimerHandle | None = None
+        self.frames = []
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when `name` is neither a per-socket attribute nor a class one.
+        if name in _SHARED:
+            return getattr(self.__dict__["_shared"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -132,10 +223,17 @@ class SignalhubWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def send(self, message: Any) -> None:
         await super().send(message)
-        if self.handshake_complete and getattr(self, "request", None) is not None:
-            # The app has answered the handshake: the parsed request and the
-            # response are no longer read (the scope keeps what the app uses).
-            self.request = self.response = None  # type: ignore[assignment]
+        if self.handshake_complete and self.request is not None:
+            # The app has answered the handshake: drop the parsed request and the
+            # response. The request's headers are cleared as well, because the
+            # websockets parser keeps the request object for the socket's life;
+            # the app has its own copy in the scope.
+            self.request.headers.clear()
+            self.request = self.response = None
+
+    def schedule_ping(self) -> None:
+        delay = max(0.0, self.ping_interval - self.last_ping_rtt)
+        self.ping_timer = self.loop.call_later(delay, self.send_keepalive_ping, context=_TIMER_CONTEXT)
 
     def write_frame(self, frame: bytes) -> bool:
         """Write one serialised, unmasked frame now, or return False (nothing written)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -97,9 +97,10 @@ class DirectWebSocket:
         self.state = app.state
         self._serve_ws = bool(app.state.settings.websocket_enabled)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function returning the endpoint's coroutine: no frame of its own
+        # stays suspended for the socket's whole life.
         if self._serve_ws and scope["type"] == "websocket" and scope["path"] == "/ws":
             scope["app"] = self.app  # the endpoint reads settings, hub and runtime from app.state
-            await ws.signal_stream(WebSocket(scope, receive, send), send)
-            return
-        await self.app(scope, receive, send)
+            return ws.signal_stream(WebSocket(scope, receive, send), send, receive)
+        return self.app(scope, receive, send)

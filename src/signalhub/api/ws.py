@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from typing import NamedTuple
 
 from fastapi import APIRouter, WebSocket
-from starlette.types import Send
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import Receive, Send
 from starlette.websockets import WebSocketDisconnect
 
 from ..auth import AuthError
@@ -34,12 +36,12 @@ router = APIRouter()
 MAX_SEQ = 2**63 - 1
 
 
-def _token_from_handshake(websocket: WebSocket) -> tuple[str | None, str | None]:
+def _token_from_handshake(headers: Headers, query: QueryParams) -> tuple[str | None, str | None]:
     """(token, subprotocol to echo). The subprotocol form keeps tokens out of URLs and logs."""
-    protocols = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    protocols = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     if len(protocols) >= 2 and protocols[0].lower() == "bearer":
         return protocols[1], "bearer"
-    return websocket.query_params.get("token"), None
+    return query.get("token"), None
 
 
 def _parse_seq(value: object) -> int | None:
@@ -73,62 +75,54 @@ class _RateLimit:
         return True
 
 
+class _AsgiSocket:
+    """`connection.ClientSocket` over the ASGI send: what a Connection writes to."""
+
+    __slots__ = ("_websocket", "_send", "write_frame")
+
+    def __init__(self, websocket: WebSocket, asgi_send: Send | None) -> None:
+        self._websocket = websocket
+        # The server's own ASGI send skips Starlette's per-call state checks (docs/performance.md).
+        self._send = asgi_send or websocket.send
+        # Offered by signalhub's own uvicorn protocol (wsprotocol.py): pre-encoded frames.
+        self.write_frame = websocket.scope.get("extensions", {}).get(WRITE_FRAME)
+
+    async def send_text(self, text: str) -> None:
+        await self._send({"type": "websocket.send", "text": text})
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._websocket.close(code=code, reason=reason)
+
+
+class _Accepted(NamedTuple):
+    user_id: uuid.UUID
+    expires_at: float
+    since: int | None
+
+
 @router.websocket("/ws")
 async def signal_stream_route(websocket: WebSocket) -> None:
     """`/ws` through FastAPI's router (`signalhub api` serves it via `DirectWebSocket`)."""
     await signal_stream(websocket)
 
 
-async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None) -> None:
-    """`asgi_send`: the server's own ASGI send (given by `DirectWebSocket`); signal
-    frames then go straight to it instead of through Starlette's `WebSocket.send`,
-    whose per-call state checks cost more than the frame (docs/performance.md)."""
+async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None, asgi_receive: Receive | None = None) -> None:
+    """`asgi_send`/`asgi_receive`: the server's own ASGI callables (given by
+    `DirectWebSocket`); once the socket is open, messages go straight through
+    them instead of through Starlette's `WebSocket` methods."""
+    accepted = await _handshake(websocket)
+    if accepted is None:
+        return
     app = websocket.app
     settings = app.state.settings
-    origin = websocket.headers.get("origin")
-    if origin is not None and origin.rstrip("/") not in settings.cors_origins:
-        # Cross-site WebSocket hijacking guard; non-browser clients send no Origin.
-        await websocket.close(code=CLOSE_POLICY, reason="origin not allowed")  # -> HTTP 403
-        return
-
-    token, subprotocol = _token_from_handshake(websocket)
-    await websocket.accept(subprotocol=subprotocol)
-    try:
-        principal = await app.state.verifier.verify_async(token)  # a JWKS fetch must not block the loop
-    except AuthError as exc:
-        await websocket.close(code=CLOSE_TOKEN, reason=str(exc))
-        return
-    if principal.user_id is None:
-        await websocket.close(code=CLOSE_TOKEN, reason="a user token is required")
-        return
-
-    since: int | None = None
-    if "since" in websocket.query_params:
-        since = _parse_seq(websocket.query_params["since"])
-        if since is None:
-            await websocket.close(code=CLOSE_POLICY, reason="since must be a non-negative integer")
-            return
-
     runtime = app.state.runtime
     hub = app.state.hub
-
-    async def close(code: int, reason: str) -> None:
-        await websocket.close(code=code, reason=reason)
-
-    send_text: Callable[[str], Awaitable[None]] = websocket.send_text
-    if asgi_send is not None:
-        def send_text(text: str, _send: Send = asgi_send) -> Awaitable[None]:
-            return _send({"type": "websocket.send", "text": text})
-
     conn = Connection(
-        principal.user_id,
+        accepted.user_id,
         runtime.store,
-        send_text,
-        close,
+        _AsgiSocket(websocket, asgi_send),
         queue_limit=settings.send_queue_limit,
         resume_limit=settings.resume_limit,
-        # Offered by signalhub's own uvicorn protocol (wsprotocol.py): pre-encoded frames.
-        write_frame=websocket.scope.get("extensions", {}).get(WRITE_FRAME),
     )
     try:
         hub.add(conn)
@@ -139,15 +133,16 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None) -> 
         # Registered before reading the latest seq, so nothing committed after
         # this read can pass unseen (see docs/delivery.md).
         try:
-            latest = await runtime.store.latest_seq(principal.user_id)
+            latest = await runtime.store.latest_seq(accepted.user_id)
         except DATABASE_DOWN:
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="database unavailable; retry shortly")
             return
         await websocket.send_text(
-            json.dumps({"type": "connected", "user_id": str(principal.user_id), "seq": latest})
+            json.dumps({"type": "connected", "user_id": str(accepted.user_id), "seq": latest})
         )
         # Closed when the token would no longer be accepted (its exp plus the leeway).
-        conn.expire_at(principal.expires_at + settings.jwt_leeway_seconds)
+        conn.expire_at(accepted.expires_at + settings.jwt_leeway_seconds)
+        since = accepted.since
         if since is not None and since > latest:
             # A position from another history (e.g. a restored database): start live
             # from now and tell the client to refetch rather than skip what comes.
@@ -155,7 +150,8 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None) -> 
             conn.send_control({"type": "resumed", "recovered": False})
         else:
             conn.start(latest if since is None else since, since)
-        await _receive_loop(websocket, conn, _RateLimit(settings.inbound_messages_per_second))
+        del accepted, since, latest
+        await _receive_loop(asgi_receive or websocket.receive, conn, _RateLimit(settings.inbound_messages_per_second))
     except WebSocketDisconnect:
         pass
     finally:
@@ -163,9 +159,48 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None) -> 
         await conn.stop()
 
 
-async def _receive_loop(websocket: WebSocket, conn: Connection, limit: _RateLimit) -> None:
+async def _handshake(websocket: WebSocket) -> _Accepted | None:
+    """Check Origin, accept, verify the token and read `since`; None when the
+    socket was refused or closed (with its close code already sent).
+
+    Headers and query string (which may hold the token) are read here once and
+    then dropped from the scope: an open socket keeps no copy of its handshake
+    (memory per idle socket, and no token lingering in memory)."""
+    settings = websocket.app.state.settings
+    scope = websocket.scope
+    headers = Headers(scope=scope)
+    query = QueryParams(scope["query_string"])
+    origin = headers.get("origin")
+    if origin is not None and origin.rstrip("/") not in settings.cors_origins:
+        # Cross-site WebSocket hijacking guard; non-browser clients send no Origin.
+        await websocket.close(code=CLOSE_POLICY, reason="origin not allowed")  # -> HTTP 403
+        return None
+
+    token, subprotocol = _token_from_handshake(headers, query)
+    await websocket.accept(subprotocol=subprotocol)
+    scope["headers"] = []
+    scope["query_string"] = b""
+    try:
+        principal = await websocket.app.state.verifier.verify_async(token)  # a JWKS fetch must not block the loop
+    except AuthError as exc:
+        await websocket.close(code=CLOSE_TOKEN, reason=str(exc))
+        return None
+    if principal.user_id is None:
+        await websocket.close(code=CLOSE_TOKEN, reason="a user token is required")
+        return None
+
+    since: int | None = None
+    if "since" in query:
+        since = _parse_seq(query["since"])
+        if since is None:
+            await websocket.close(code=CLOSE_POLICY, reason="since must be a non-negative integer")
+            return None
+    return _Accepted(principal.user_id, principal.expires_at, since)
+
+
+async def _receive_loop(receive: Receive, conn: Connection, limit: _RateLimit) -> None:
     while True:
-        message = await websocket.receive()
+        message = await receive()
         if message["type"] == "websocket.disconnect":
             return
         text = message.get("text")
