@@ -119,6 +119,14 @@ def test_signal_text_postgresql_cannot_store_is_422_not_500(fuzz_server, field, 
     assert isinstance(response.json()["detail"], list)  # the documented HTTPValidationError shape
 
 
+@pytest.mark.parametrize("message", ["a\\u0000b", "\\ud8e1"])
+def test_send_test_message_postgresql_cannot_store_is_422_not_500(fuzz_server, message):
+    body = f'{{"user_id": "{uuid.uuid4()}", "message": "{message}"}}'
+    response = _post(fuzz_server, "/ws/send-test", body.encode())
+    assert response.status_code == 422, response.text
+    assert isinstance(response.json()["detail"], list)  # the documented HTTPValidationError shape
+
+
 def test_nul_in_the_workflow_filter_is_422_not_500(fuzz_server):
     headers = {"Authorization": f"Bearer {mint_user_token(SECRET, uuid.uuid4())}"}
     response = httpx.get(f"{fuzz_server.base}/api/v1/inbox/signals", params={"workflow_id": "a\x00b"}, headers=headers, timeout=10)

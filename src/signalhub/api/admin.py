@@ -69,24 +69,26 @@ _SEND_TEST_BODY = {
 async def send_test(request: Request, _: ServiceRole, service: Service) -> dict:
     """Send a test status_update to a user (service role)."""
     body: SendTest = await _json_body(request, SendTest)
-    result = await service.emit(
-        body.user_id, "status_update", "send-test", {"status": "test", "message": body.message}
-    )
+    result = await _emit_or_422(service, body.user_id, "status_update", "send-test", {"status": "test", "message": body.message})
     return {"id": result.signal.id, "seq": result.signal.seq, "created": result.created}
+
+
+async def _emit_or_422(service: Any, *args: Any, **kwargs: Any) -> Any:
+    """`service.emit`, with a signal it refuses (e.g. text PostgreSQL cannot store) as a 422."""
+    try:
+        return await service.emit(*args, **kwargs)
+    except SignalError as exc:
+        # Same shape as every other 422 (the documented HTTPValidationError).
+        detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=detail) from None
 
 
 @router.post("/api/v1/signals", response_model=EmitResponse, status_code=status.HTTP_201_CREATED)
 async def emit_signal(body: EmitRequest, response: Response, _: ServiceRole, service: Service) -> dict:
     """Store and deliver a signal (service role); a repeated idempotency key answers 200."""
-    try:
-        result = await service.emit(
-            body.user_id, body.signal_type, body.workflow_id, body.data,
-            idempotency_key=body.idempotency_key,
-        )
-    except SignalError as exc:
-        # Same shape as every other 422 (the documented HTTPValidationError).
-        detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=detail) from None
+    result = await _emit_or_422(
+        service, body.user_id, body.signal_type, body.workflow_id, body.data, idempotency_key=body.idempotency_key
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return {"id": result.signal.id, "seq": result.signal.seq, "created": result.created}
