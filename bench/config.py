@@ -11,6 +11,7 @@ class Sizes:
     idle_steps: tuple[int, ...]        # idle connections held, measured cumulatively
     fanout_connections: int            # sockets receiving every fan-out round
     fanout_rounds: int                 # signals per socket (kept under the send-queue limit)
+    fanout_repeats: int                # runs per fan-out mode; the median run is reported
     stalled_healthy: int               # healthy sockets beside one that stopped reading
     stalled_rate: float                # rounds per second offered during the stall test
     stalled_seconds: float
@@ -30,8 +31,10 @@ class Sizes:
     settle_seconds: float = 2.0        # pause before reading RSS (lets the server finish accepting)
 
 
-# uvicorn's "auto" is websockets-sansio when `websockets` is installed (uvicorn >= 0.35).
+# signalhub's default is its own protocol (src/signalhub/wsprotocol.py); `ws=websockets-sansio`
+# is uvicorn's protocol it is built on, as it ships (no pre-encoded frames, no lean idle state).
 DEFAULT_VARIANTS = (
+    "signalhub:ws=websockets-sansio",
     "signalhub:deflate=1",
     "signalhub:ws=websockets",
     "signalhub:ws=wsproto",
@@ -40,7 +43,7 @@ DEFAULT_VARIANTS = (
 )
 
 TINY = Sizes(
-    name="tiny", idle_steps=(20, 40), fanout_connections=20, fanout_rounds=5,
+    name="tiny", idle_steps=(20, 40), fanout_connections=20, fanout_rounds=5, fanout_repeats=1,
     stalled_healthy=5, stalled_rate=50, stalled_seconds=1.0, stalled_payload=2000,
     latency_rates=(50,), latency_seconds=1.0, latency_users=5,
     ingest_seconds=1.0, ingest_concurrency=4,
@@ -49,7 +52,7 @@ TINY = Sizes(
 )
 
 QUICK = Sizes(
-    name="quick", idle_steps=(1000, 5000, 10000), fanout_connections=1000, fanout_rounds=100,
+    name="quick", idle_steps=(1000, 5000, 10000), fanout_connections=1000, fanout_rounds=100, fanout_repeats=5,
     stalled_healthy=50, stalled_rate=200, stalled_seconds=8.0, stalled_payload=8000,
     latency_rates=(100, 1000, 5000), latency_seconds=3.0, latency_users=100,
     ingest_seconds=5.0, ingest_concurrency=32,
@@ -58,7 +61,7 @@ QUICK = Sizes(
 )
 
 FULL = Sizes(
-    name="full", idle_steps=(1000, 5000, 10000), fanout_connections=5000, fanout_rounds=200,
+    name="full", idle_steps=(1000, 5000, 10000), fanout_connections=5000, fanout_rounds=200, fanout_repeats=5,
     stalled_healthy=500, stalled_rate=100, stalled_seconds=20.0, stalled_payload=8000,
     latency_rates=(100, 1000, 5000), latency_seconds=10.0, latency_users=1000,
     ingest_seconds=20.0, ingest_concurrency=64,

@@ -132,17 +132,23 @@ def render(results: dict) -> str:
 
     lines += ["", "## Fan-out (deliveries per second; ratio against the ConnectionManager)", "",
               f"{results['sizes']['fanout_connections']:,} sockets × {results['sizes']['fanout_rounds']} rounds. "
-              "Broadcast: all sockets belong to one user. Targeted: one user per socket, one signal per user per round.",
+              "Broadcast: all sockets belong to one user. Targeted: one user per socket, one signal per user per round. "
+              f"The median of {results['sizes'].get('fanout_repeats', 1)} runs per mode (every run is in results.json).",
               "",
-              "| system | broadcast/s | × CM | targeted/s | × CM | deliveries per server CPU-second (broadcast) |",
+              "| system | broadcast/s | × CM | targeted/s | × CM | server CPU µs per delivery: broadcast / targeted |",
               "|---|---|---|---|---|---|"]
+
+    def cpu_us(system: dict, key: str) -> str:
+        per_cpu = (system.get(key) or {}).get("deliveries_per_cpu_second")
+        return f"{1e6 / per_cpu:.1f}" if per_cpu else "-"
+
     for s in results["systems"]:
         if "fanout_broadcast" not in s:
             continue
         b, t = _rate(s, "fanout_broadcast"), _rate(s, "fanout_targeted")
-        per_cpu = (s.get("fanout_broadcast") or {}).get("deliveries_per_cpu_second")
         lines.append(f"| {s.get('label', s['kind'])} | {_num(b)} | {_ratio(b, _rate(cm, 'fanout_broadcast'))} | "
-                     f"{_num(t)} | {_ratio(t, _rate(cm, 'fanout_targeted'))} | {_num(per_cpu)} |")
+                     f"{_num(t)} | {_ratio(t, _rate(cm, 'fanout_targeted'))} | "
+                     f"{cpu_us(s, 'fanout_broadcast')} / {cpu_us(s, 'fanout_targeted')} |")
 
     lines += ["", "## A stalled reader", "",
               "One socket of the user stops reading; the others should keep receiving every frame.", "",
@@ -152,7 +158,11 @@ def render(results: dict) -> str:
         st = s.get("stalled")
         if not isinstance(st, dict) or "delivered" not in st:
             continue
-        closed_text = "cut off by the server" if st.get("stalled_client_dropped_by_server") else "still held"
+        after = st.get("stalled_client_dropped_after_seconds")
+        if st.get("stalled_client_dropped_by_server"):
+            closed_text = "cut off by the server" + (f" after {after:.1f}s" if after is not None else "")
+        else:
+            closed_text = "still held 20s after the healthy sockets were done"
         if st.get("slow_consumer_closes"):
             closed_text += " (4408 requested; its queue was dropped)"
         lines.append(f"| {s['label']} | {st['healthy']} | {st['delivered']:,} of {st['expected']:,} "

@@ -89,20 +89,25 @@ def fanout(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, broadcast: 
     pool.reset()
     system.post("/bench/fanout", {"rounds": 3})  # warm-up
     pool.wait_for(3 * held, timeout=60, idle=10)
-    pool.reset()
-    cpu0 = system.cpu_seconds()
-    started = time.monotonic()
-    system.post("/bench/fanout", {"rounds": rounds})
-    stats = pool.wait_for(rounds * held, timeout=180, idle=15)
-    cpu = system.cpu_seconds() - cpu0
-    seconds = max(stats["last"] - started, 1e-9)
+    runs = []
+    for _ in range(max(1, sizes.fanout_repeats)):
+        pool.reset()
+        cpu0 = system.cpu_seconds()
+        started = time.monotonic()
+        system.post("/bench/fanout", {"rounds": rounds})
+        stats = pool.wait_for(rounds * held, timeout=180, idle=15)
+        cpu = system.cpu_seconds() - cpu0
+        seconds = max(stats["last"] - started, 1e-9)
+        runs.append({
+            "delivered": stats["received"], "seconds": seconds,
+            "deliveries_per_second": stats["received"] / seconds,
+            "server_cpu_seconds": cpu, "deliveries_per_cpu_second": stats["received"] / cpu if cpu else None,
+            "closed": stats["closed"],
+        })
     _finish(system, pool)
-    return {
-        "connections": held, "rounds": rounds, "expected": rounds * held, "delivered": stats["received"],
-        "seconds": seconds, "deliveries_per_second": stats["received"] / seconds,
-        "server_cpu_seconds": cpu, "deliveries_per_cpu_second": stats["received"] / cpu if cpu else None,
-        "closed": stats["closed"],
-    }
+    # A run of ~1 s on shared cores is noisy: report the median run (all runs are kept).
+    median = sorted(runs, key=lambda r: r["deliveries_per_second"])[len(runs) // 2]
+    return {"connections": held, "rounds": rounds, "expected": rounds * held, **median, "runs": runs}
 
 
 def stalled_reader(system: SystemProcess, pool: ClientPool, stalled_pool: ClientPool, sizes: Sizes) -> dict:
@@ -122,8 +127,13 @@ def stalled_reader(system: SystemProcess, pool: ClientPool, stalled_pool: Client
     stats = pool.wait_for(expected, timeout=sizes.stalled_seconds + 30, idle=5)
     seconds = max(stats["last"] - started, 1e-9)
     stalled_stats = stalled_pool.stats()
-    # The stalled client cannot read a close frame; ask the server whether it still holds it.
+    # The stalled client cannot read a close frame; ask the server whether (and when) it lets go.
+    deadline = time.monotonic() + 20
     server_connections = system.connections()
+    while server_connections > held and time.monotonic() < deadline:
+        time.sleep(0.1)
+        server_connections = system.connections()
+    dropped_after = time.monotonic() - started if server_connections <= held else None
     slow_consumer_closes = _slow_consumer_closes(system)
     stalled_pool.drop()
     _finish(system, pool)
@@ -136,6 +146,7 @@ def stalled_reader(system: SystemProcess, pool: ClientPool, stalled_pool: Client
         "healthy_deliveries_per_second": stats["received"] / seconds,
         "stalled_client_closed_with": stalled_stats["closed"],
         "stalled_client_dropped_by_server": server_connections <= held,
+        "stalled_client_dropped_after_seconds": dropped_after,
         "slow_consumer_closes": slow_consumer_closes,
     }
 

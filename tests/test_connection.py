@@ -61,6 +61,14 @@ class Socket:
         self.gate = asyncio.Event()
         self.gate.set()
         self.fast_writes = 0
+        self.aborted = False
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.gate.set()  # as after a lost connection: the waiting send ends...
+        self.gone = True
+
+    gone = False
 
     def write_frame(self, data: bytes) -> bool:
         if not self.gate.is_set():
@@ -71,9 +79,14 @@ class Socket:
 
     async def send_text(self, text: str) -> None:
         await self.gate.wait()
+        if self.gone:
+            raise ConnectionResetError("aborted")  # ...with an error
         self.sent.append(json.loads(text))
 
     async def close(self, code: int, reason: str) -> None:
+        await self.gate.wait()  # a close frame waits for the transport like any other
+        if self.gone:
+            raise ConnectionResetError("aborted")
         self.closed = (code, reason)
 
     @property
@@ -379,4 +392,29 @@ async def test_frames_queued_before_start_are_sent_after_it_in_order():
     conn.start(0, None)
     await settle(lambda: len(sock.seqs) == 2)
     assert sock.seqs == [1, 2]
+    await conn.stop()
+
+
+async def test_a_close_stuck_behind_a_write_that_never_ends_aborts_the_socket(monkeypatch):
+    monkeypatch.setattr("signalhub.connection.CLOSE_GRACE_SECONDS", 0.05)
+    store = FakeStore()
+    conn, sock = make(store, queue_limit=2)
+    conn.start(0, None)
+    sock.gate.clear()  # the peer stopped reading: nothing more can be written
+    for seq in (1, 2, 3, 4):
+        conn.enqueue(frame(store.add(seq)))  # the third overflows the queue: 4408 requested
+    await settle(lambda: sock.aborted)
+    assert sock.aborted and sock.closed is None  # the close frame could never go out
+    await conn.stop()
+
+
+async def test_a_close_that_goes_out_in_time_does_not_abort(monkeypatch):
+    monkeypatch.setattr("signalhub.connection.CLOSE_GRACE_SECONDS", 0.05)
+    store = FakeStore()
+    conn, sock = make(store)
+    conn.start(0, None)
+    conn.request_close(CLOSE_TOKEN, "token expired")
+    await settle(lambda: sock.closed)
+    await asyncio.sleep(0.1)
+    assert sock.closed == (CLOSE_TOKEN, "token expired") and not sock.aborted
     await conn.stop()

@@ -110,6 +110,7 @@ async def test_queue_depth_coalescing_and_dropped_frames_are_read_from_live_conn
 
     class NeverSent:  # the sender task is not started: frames stay queued
         write_frame = None
+        abort = None
 
         async def send_text(self, text: str) -> None:
             raise AssertionError("not started")

@@ -51,6 +51,10 @@ CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_TOKEN = 4401
 CLOSE_TOO_SLOW = 4408
 
+#: Seconds a requested close may wait to be written before the socket is aborted
+#: (a peer that stopped reading can never be sent it).
+CLOSE_GRACE_SECONDS = 2.0
+
 #: The context expiry timers run in: nothing they call reads a context variable.
 _TIMER_CONTEXT = contextvars.Context()
 
@@ -70,13 +74,16 @@ class ClientSocket(Protocol):
     async def close(self, code: int, reason: str) -> None:
         """Send a close frame."""
 
+    #: Drop the connection without a closing handshake (`wsprotocol.py`), or None.
+    abort: Callable[[], None] | None
+
 
 class Connection:
     """Created by the WebSocket route, registered in the Hub, fed by `enqueue`."""
 
     __slots__ = (
         "user_id", "_store", "_socket", "_queue", "_started", "last_seq",
-        "_resume_from", "_close_request", "_sender", "_expiry", "_resume_limit",
+        "_resume_from", "_close_request", "_sender", "_expiry", "_give_up", "_resume_limit",
         "connected_at", "closed", "__weakref__",
     )
 
@@ -99,6 +106,7 @@ class Connection:
         self._close_request: tuple[int, str] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
+        self._give_up: asyncio.TimerHandle | None = None
         self._resume_limit = resume_limit
         self.connected_at = time.monotonic()
         self.closed = False
@@ -155,6 +163,12 @@ class Connection:
                 metrics.FRAMES_DROPPED.inc(len(self._queue))
             self._queue.clear()
             self._wake()
+            if self._sender is not None and self._socket.abort is not None:
+                # If the sender is stuck in a write (the peer stopped reading), the
+                # close can never go out: give up on the socket after a grace period.
+                self._give_up = asyncio.get_running_loop().call_later(
+                    CLOSE_GRACE_SECONDS, self._abort_if_stuck, context=_TIMER_CONTEXT
+                )
 
     def expire_at(self, unix_time: float) -> None:
         loop = asyncio.get_running_loop()
@@ -165,6 +179,13 @@ class Connection:
 
     def _expire(self) -> None:
         self.request_close(CLOSE_TOKEN, "token expired")
+
+    def _abort_if_stuck(self) -> None:
+        self._give_up = None
+        sender = self._sender
+        if sender is not None and not sender.done() and self._socket.abort is not None:
+            log.info("connection %s: close not written within %.0fs; aborting", self.user_id, CLOSE_GRACE_SECONDS)
+            self._socket.abort()
 
     # -- the sender task ---------------------------------------------------------
 
@@ -184,6 +205,8 @@ class Connection:
         """End the sender; a requested close is given `close_timeout` seconds to be sent."""
         if self._expiry is not None:
             self._expiry.cancel()
+        if self._give_up is not None:
+            self._give_up.cancel()
         sender = self._sender
         if sender is not None and not sender.done() and self._close_request is not None:
             with contextlib.suppress(asyncio.TimeoutError, Exception):

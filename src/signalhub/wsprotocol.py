@@ -18,9 +18,12 @@ sans-I/O library; this subclass changes three things (docs/performance.md):
   extension `WRITE_FRAME` and refuses (returns False) whenever the normal path
   must be taken: the transport is paused (slow reader), a close is under way, or
   an extension such as per-message deflate would have to transform the frame.
-- **Stalled peers do not linger.** When the app has finished and the
-  transport still cannot flush (the peer stopped reading), the transport is
-  aborted after `close_timeout` instead of waiting for a keepalive timeout.
+- **Stalled peers do not linger.** A peer that stopped reading cannot be
+  sent a close frame, and uvicorn's `transport.close()` waits for a flush that
+  never comes. The app can `abort()` such a socket (ASGI scope extension
+  `ABORT`; `Connection` does when its close is stuck), and when the app has
+  finished and the transport still has not flushed after `close_timeout`, the
+  transport is aborted.
 
 Guarantees: frames leave in the order they are written, by either path (both
 write synchronously to the same transport); `write_frame` never blocks.
@@ -42,6 +45,8 @@ from websockets.server import ServerProtocol
 
 #: The ASGI scope extension carrying `write_frame` (absent under any other server).
 WRITE_FRAME = "signalhub.websocket.write_frame"
+#: The ASGI scope extension carrying `abort`: drop the TCP connection at once, no closing handshake.
+ABORT = "signalhub.websocket.abort"
 
 
 class _Gate:
@@ -220,6 +225,7 @@ class SignalhubWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         if self.response.status_code == 101:
             self.scope["extensions"][WRITE_FRAME] = self.write_frame
+            self.scope["extensions"][ABORT] = self.abort
 
     async def send(self, message: Any) -> None:
         await super().send(message)
@@ -249,6 +255,13 @@ class SignalhubWebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         self.transport.write(frame)
         return True
+
+    def abort(self) -> None:
+        """Drop the connection now (a peer that cannot even be sent a close frame).
+        The app then receives `websocket.disconnect` (1006) and a send waiting
+        for the paused transport raises, as after any lost connection."""
+        if not self.disconnected:
+            self.transport.abort()
 
     async def run_asgi(self) -> None:
         await super().run_asgi()

@@ -149,12 +149,37 @@ def stalled_peer(port: int, token: str) -> socket.socket:
     return sock
 
 
-def send_queue_max_frames(api: ApiProcess) -> float:
+def metric(api: ApiProcess, name: str) -> float:
     with urllib.request.urlopen(f"{api.base}/metrics", timeout=10) as response:
         for line in response.read().decode().splitlines():
-            if line.startswith("signalhub_send_queue_max_frames "):
+            if line.startswith(f"{name} "):
                 return float(line.split()[1])
-    raise AssertionError("signalhub_send_queue_max_frames not exported")
+    raise AssertionError(f"{name} not exported")
+
+
+def send_queue_max_frames(api: ApiProcess) -> float:
+    return metric(api, "signalhub_send_queue_max_frames")
+
+
+async def test_a_peer_that_stopped_reading_is_let_go_once_its_queue_overflows(database_url, artifacts, token):
+    user = uuid.uuid4()
+    [api] = await start_apis(1, database_url, artifacts, SIGNALHUB_SEND_QUEUE_LIMIT="20")
+    stalled = None
+    try:
+        stalled = await asyncio.to_thread(stalled_peer, api.port, token(user))
+        assert metric(api, "signalhub_connections") == 1
+        # Far more than its socket buffers, the transport's and a 20-frame queue hold.
+        await (await Emitter.start(database_url, "postgres", [user], 1000, data_padding=BIG)).result()
+        deadline = time.monotonic() + 30
+        while metric(api, "signalhub_connections") > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        # The 4408 could not be written (the peer reads nothing), so the socket was dropped.
+        assert metric(api, "signalhub_connections") == 0
+        assert metric(api, "signalhub_slow_consumer_disconnects_total") >= 1
+    finally:
+        if stalled is not None:
+            stalled.close()
+        stop_apis([api])
 
 
 async def test_a_peer_that_stopped_reading_does_not_delay_100_others(database_url, artifacts, token):

@@ -27,7 +27,7 @@ from ..connection import (
     Connection,
 )
 from ..hub import LimitExceeded
-from ..wsprotocol import WRITE_FRAME
+from ..wsprotocol import ABORT, WRITE_FRAME
 from .errors import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
@@ -78,14 +78,16 @@ class _RateLimit:
 class _AsgiSocket:
     """`connection.ClientSocket` over the ASGI send: what a Connection writes to."""
 
-    __slots__ = ("_websocket", "_send", "write_frame")
+    __slots__ = ("_websocket", "_send", "write_frame", "abort")
 
     def __init__(self, websocket: WebSocket, asgi_send: Send | None) -> None:
         self._websocket = websocket
         # The server's own ASGI send skips Starlette's per-call state checks (docs/performance.md).
         self._send = asgi_send or websocket.send
-        # Offered by signalhub's own uvicorn protocol (wsprotocol.py): pre-encoded frames.
-        self.write_frame = websocket.scope.get("extensions", {}).get(WRITE_FRAME)
+        # Offered by signalhub's own uvicorn protocol (wsprotocol.py): pre-encoded frames, abort.
+        extensions = websocket.scope.get("extensions") or {}
+        self.write_frame = extensions.get(WRITE_FRAME)
+        self.abort = extensions.get(ABORT)
 
     async def send_text(self, text: str) -> None:
         await self._send({"type": "websocket.send", "text": text})
