@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 import httpx
+import pytest
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -140,3 +141,18 @@ async def test_queue_depth_coalescing_and_dropped_frames_are_read_from_live_conn
     assert value(after, "signalhub_frames_dropped_total") == value(before, "signalhub_frames_dropped_total") + 3
     for conn in conns:
         hub.remove(conn)
+
+
+def test_emit_to_send_histogram_buckets_are_cumulative_and_a_bound_counts_in_its_own_bucket():
+    from signalhub.metrics import FanoutStats
+
+    stats = FanoutStats()
+    for seconds in (0.0005, 0.001, 0.003, 7.0):
+        stats.observe_latency(seconds)
+    [histogram] = [m for m in stats.collect() if m.name == "signalhub_emit_to_send_seconds"]
+    buckets = {s.labels["le"]: s.value for s in histogram.samples if s.name.endswith("_bucket")}
+    assert buckets["0.001"] == 2  # 0.0005 and exactly 0.001
+    assert buckets["0.005"] == 3
+    assert buckets["2.5"] == 3 and buckets["+Inf"] == 4
+    assert [s.value for s in histogram.samples if s.name.endswith("_count")] == [4]
+    assert [s.value for s in histogram.samples if s.name.endswith("_sum")] == [pytest.approx(7.0045)]

@@ -1,35 +1,33 @@
 """Prometheus metrics (the seed's "signal metrics"), exported at `/metrics`.
 
-Cost on the hot path: fan-out does per-message work only (one counter
-increment by the number of connections, one `call_soon` for the latency
-sample); nothing is done per connection per message. Values that already
-live in the running objects (send-queue depths, broker reconnects,
-coalesced progress frames) are read at scrape time by `RuntimeCollector`.
+Cost on the hot path: fan-out does per-signal work only, never per connection:
+two integer additions, a scan of the payload for its type and timestamp and
+one histogram bucket increment (`FanoutStats`, ~1 µs in all; prometheus-client's
+locked `Counter.inc` and `Histogram.observe` cost three times that, which with
+one socket per user is paid for every delivery). These counts are kept on the
+event loop thread only and exported at scrape time, like the values that
+already live in the running objects (send-queue depths, broker reconnects,
+coalesced progress frames), by `RuntimeCollector`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import weakref
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 from prometheus_client.registry import Collector
 
 CONNECTIONS = Gauge("signalhub_connections", "Open WebSocket connections on this process")
 SIGNALS_STORED = Counter("signalhub_signals_stored_total", "Signals stored", ["signal_type"])
 SIGNALS_DUPLICATE = Counter(
     "signalhub_signals_duplicate_total", "Emits answered from an existing idempotency key", ["signal_type"]
-)
-FANOUT = Counter("signalhub_signal_fanout_total", "Signal frames queued to connections")
-SIGNALS_DELIVERED = Counter(
-    "signalhub_signals_delivered_total",
-    "Signal frames handed to connections for sending (one per connection), by type",
-    ["signal_type"],
 )
 FRAMES_DROPPED = Counter(
     "signalhub_frames_dropped_total",
@@ -44,18 +42,58 @@ EMIT_LATENCY = Histogram(
     "Time to store (and announce) one signal",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
-EMIT_TO_SEND = Histogram(
-    "signalhub_emit_to_send_seconds",
-    "From emit (the signal's timestamp) to its frame being written to the sockets of this "
-    "process's connections that had nothing queued before it (one sample per signal)",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-)
 
 _TYPE_KEY = ',"signal_type":"'
 _TIMESTAMP_KEY = '"timestamp":"'
 _KNOWN_TYPES = frozenset({"status_update", "progress", "completion", "error"})
-# Label children resolved once: `.labels()` takes a lock and a dict lookup per call.
-_DELIVERED_BY_TYPE = {kind: SIGNALS_DELIVERED.labels(kind) for kind in (*_KNOWN_TYPES, "unknown")}
+_EMIT_TO_SEND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class FanoutStats:
+    """Fan-out counts of this process: frames handed to sockets (in all and by
+    signal type) and the emit→send latency histogram.
+
+    Updated only on the event loop thread (the hub's fan-out), so plain
+    integers suffice: no lock per signal. Read by `RuntimeCollector` at scrape time.
+    """
+
+    __slots__ = ("fanout", "delivered", "latency_counts", "latency_sum")
+
+    def __init__(self) -> None:
+        self.fanout = 0
+        self.delivered = dict.fromkeys((*sorted(_KNOWN_TYPES), "unknown"), 0)
+        # counts[i]: samples <= _EMIT_TO_SEND_BUCKETS[i] and above the bucket before; the last: above all.
+        self.latency_counts = [0] * (len(_EMIT_TO_SEND_BUCKETS) + 1)
+        self.latency_sum = 0.0
+
+    def observe_latency(self, seconds: float) -> None:
+        self.latency_counts[bisect_left(_EMIT_TO_SEND_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("signalhub_signal_fanout", "Signal frames handed to connections", self.fanout)
+        delivered = CounterMetricFamily(
+            "signalhub_signals_delivered",
+            "Signal frames handed to connections for sending (one per connection), by type",
+            labels=["signal_type"],
+        )
+        for kind, count in self.delivered.items():
+            delivered.add_metric([kind], count)
+        yield delivered
+        cumulative, buckets = 0, []
+        for bound, count in zip((*_EMIT_TO_SEND_BUCKETS, float("inf")), self.latency_counts):
+            cumulative += count
+            buckets.append((floatToGoString(bound), cumulative))
+        yield HistogramMetricFamily(
+            "signalhub_emit_to_send_seconds",
+            "From emit (the signal's timestamp) to its frame being written to the sockets of this "
+            "process's connections that had nothing queued before it (one sample per signal)",
+            buckets=buckets,
+            sum_value=self.latency_sum,
+        )
+
+
+FANOUT_STATS = FanoutStats()
 
 
 def _signal_type(payload: str) -> str:
@@ -80,27 +118,22 @@ def _emitted_at(payload: str) -> float | None:
         return None
 
 
-def _observe_emit_to_send(emitted_at: float) -> None:
-    EMIT_TO_SEND.observe(max(0.0, time.time() - emitted_at))
-
-
 def signal_fanned_out(payload: str | None, connections: int) -> None:
-    """Count one signal queued to `connections` sockets and sample its emit→send latency.
+    """Count one signal handed to `connections` sockets and sample its emit→send latency.
 
-    The latency sample is taken by a callback scheduled after the senders this
-    fan-out woke up, so it runs once they have written the frame (a sender that
-    was already backlogged writes it later and is not waited for).
+    Called by the hub after its fan-out loop, when the frame has been written
+    to every socket that was idle (signalhub's WebSocket protocol writes those
+    within the loop); a socket that was already backlogged writes it later and
+    is not waited for.
     """
-    FANOUT.inc(connections)
+    stats = FANOUT_STATS
+    stats.fanout += connections
     if payload is None:  # announced by seq only (too big for the broker): read from the DB
         return
-    _DELIVERED_BY_TYPE[_signal_type(payload)].inc(connections)
+    stats.delivered[_signal_type(payload)] += connections
     emitted_at = _emitted_at(payload)
     if emitted_at is not None:
-        try:
-            asyncio.get_running_loop().call_soon(_observe_emit_to_send, emitted_at)
-        except RuntimeError:  # no loop (a synchronous caller): observe now
-            _observe_emit_to_send(emitted_at)
+        stats.observe_latency(max(0.0, time.time() - emitted_at))
 
 
 # -- values read at scrape time --------------------------------------------------
@@ -151,6 +184,7 @@ class RuntimeCollector(Collector):
             "Times the broker subscription was re-established after a failure",
             sum(int(getattr(b, "reconnects", 0)) for b in list(self._brokers)),
         )
+        yield from FANOUT_STATS.collect()
         yield CounterMetricFamily(
             "signalhub_progress_coalesced",
             "Unsent progress frames replaced by a newer progress of the same workflow",
