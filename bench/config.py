@@ -61,7 +61,7 @@ QUICK = Sizes(
 )
 
 FULL = Sizes(
-    name="full", idle_steps=(1000, 5000, 10000), fanout_connections=5000, fanout_rounds=200, fanout_repeats=5,
+    name="full", idle_steps=(1000, 5000, 10000), fanout_connections=5000, fanout_rounds=200, fanout_repeats=3,
     stalled_healthy=500, stalled_rate=100, stalled_seconds=20.0, stalled_payload=8000,
     latency_rates=(100, 1000, 5000), latency_seconds=10.0, latency_users=1000,
     ingest_seconds=20.0, ingest_concurrency=64,

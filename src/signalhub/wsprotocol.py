@@ -258,8 +258,8 @@ class SignalhubWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def abort(self) -> None:
         """Drop the connection now (a peer that cannot even be sent a close frame).
-        The app then receives `websocket.disconnect` (1006) and a send waiting
-        for the paused transport raises, as after any lost connection."""
+        The app then receives `websocket.disconnect` and a send waiting for the
+        paused transport raises, as after any lost connection."""
         if not self.disconnected:
             self.transport.abort()
 
