@@ -143,3 +143,36 @@ async def test_resume_from_a_seq_the_server_never_issued_starts_live_and_says_no
     [signal] = await collect_signals(ws, 1)
     assert signal["seq"] == 1  # not skipped although 1 < 500
     await ws.close()
+
+
+async def test_an_open_socket_keeps_no_copy_of_its_handshake_headers_or_token():
+    """The handshake's headers and query string are read once, then dropped from the scope."""
+    from types import SimpleNamespace
+
+    from starlette.websockets import WebSocket
+
+    from signalhub.api.ws import _handshake
+    from signalhub.auth import TokenVerifier, mint_user_token
+    from signalhub.settings import Settings
+
+    settings = Settings(supabase_jwt_secret="s" * 32, database_url="postgresql://unused")
+    user = uuid.uuid4()
+    token = mint_user_token("s" * 32, user)
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings, verifier=TokenVerifier.from_settings(settings)))
+    scope = {
+        "type": "websocket", "path": "/ws", "app": app, "query_string": f"token={token}&since=3".encode(),
+        "headers": [(b"host", b"127.0.0.1"), (b"sec-websocket-protocol", b"json")],
+    }
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    accepted = await _handshake(WebSocket(scope, receive, send))
+    assert accepted is not None and accepted.user_id == user and accepted.since == 3
+    assert sent[0]["type"] == "websocket.accept"
+    assert scope["headers"] == [] and scope["query_string"] == b""
+    assert token.encode() not in repr(scope).encode()
