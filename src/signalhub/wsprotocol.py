@@ -49,75 +49,81 @@ WRITE_FRAME = "signalhub.websocket.write_frame"
 ABORT = "signalhub.websocket.abort"
 
 
-class _Gate:
-    """`asyncio.Event` for write flow control, minus the per-socket deque: waiters'
-    futures exist only while the transport is paused and somebody waits."""
+class _Waiters:
+    """Futures of the coroutines waiting for a wake-up, in a list that exists
+    only while somebody waits (what `asyncio.Event` and `asyncio.Queue` keep a
+    deque for on every socket)."""
 
-    __slots__ = ("_open", "_waiters")
+    __slots__ = ("_waiters",)
 
     def __init__(self) -> None:
-        self._open = True
         self._waiters: list[asyncio.Future[None]] | None = None
+
+    def _wake_all(self) -> None:
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _wait_for_wake(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
+class _Gate(_Waiters):
+    """`asyncio.Event` for write flow control: waiters' futures exist only while
+    the transport is paused and somebody waits."""
+
+    __slots__ = ("_open",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._open = True
 
     def is_set(self) -> bool:
         return self._open
 
     def set(self) -> None:
         self._open = True
-        waiters, self._waiters = self._waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake_all()
 
     def clear(self) -> None:
         self._open = False
 
     async def wait(self) -> None:
         while not self._open:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if self._waiters is not None and waiter in self._waiters:
-                    self._waiters.remove(waiter)
+            await self._wait_for_wake()
 
 
-class _Inbox:
+class _Inbox(_Waiters):
     """The received-message queue (`asyncio.Queue`'s subset uvicorn uses), with no
     deque while empty: an idle socket holds one pending future and nothing else."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_items",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._items: collections.deque[Any] | None = None
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def put_nowait(self, item: Any) -> None:
         if self._items is None:
             self._items = collections.deque()
         self._items.append(item)
-        waiters, self._waiters = self._waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake_all()
 
     def empty(self) -> bool:
         return not self._items
 
     async def get(self) -> Any:
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if self._waiters is not None and waiter in self._waiters:
-                    self._waiters.remove(waiter)
+            await self._wait_for_wake()
         items = self._items
         item = items.popleft()
         if not items:
