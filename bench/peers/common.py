@@ -1,14 +1,18 @@
-"""Shared by the peer apps: the signal-shaped frame and the uvicorn runner."""
+"""Shared by the peer apps: the signal-shaped frame, the paced producer loop and the uvicorn runner."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import os
 import resource
+import time
 import uuid
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 FD_LIMIT = 65536
 
@@ -63,3 +67,24 @@ def run(app, args: argparse.Namespace) -> None:
     # uvicorn's defaults, as a user of these libraries would run them (unless a variant says otherwise).
     extra = {} if args.deflate == "default" else {"ws_per_message_deflate": args.deflate == "1"}
     uvicorn.run(app, host="127.0.0.1", port=args.port, ws=args.ws, log_level="warning", backlog=4096, **extra)
+
+
+async def paced_rounds(rounds: int, rate: float | None) -> AsyncIterator[int]:
+    """0, 1, ... rounds-1; with `rate`, round r is not started before r / rate seconds."""
+    started = time.monotonic()
+    for r in range(rounds):
+        if rate:
+            delay = started + r / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        yield r
+
+
+_background: set[asyncio.Task] = set()
+
+
+def in_background(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` as a task that is kept referenced until it ends (a bench route returns at once)."""
+    task = asyncio.create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from .common import padding, parse_args, run, signal_text
+from .common import in_background, paced_rounds, padding, parse_args, run, signal_text
 
 
 class ConnectionManager:
@@ -33,7 +31,6 @@ class ConnectionManager:
 
 app = FastAPI()
 manager = ConnectionManager()
-_tasks: set[asyncio.Task] = set()
 
 
 @app.websocket("/ws/{user}")
@@ -47,12 +44,7 @@ async def websocket_endpoint(websocket: WebSocket, user: str) -> None:
 
 
 async def _produce(rounds: int, size: int, rate: float | None) -> None:
-    started = time.monotonic()
-    for r in range(rounds):
-        if rate:
-            delay = started + r / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+    async for r in paced_rounds(rounds, rate):
         pad = padding(size)
         for user in list(manager.active):
             try:
@@ -63,9 +55,7 @@ async def _produce(rounds: int, size: int, rate: float | None) -> None:
 
 @app.post("/bench/fanout")
 async def fanout(body: dict) -> dict:
-    task = asyncio.create_task(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    in_background(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
     return {"started": True}
 
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 from fastapi import FastAPI, Request
 
 from signalhub.store import broker_message
 
-from .common import padding, parse_args, raise_fd_limit, signal_text
+from .common import in_background, paced_rounds, padding, parse_args, raise_fd_limit, signal_text
 
-_tasks: set[asyncio.Task] = set()
 
 
 def _next_seq(app: FastAPI, user: str) -> int:
@@ -38,12 +36,7 @@ def _frame(app: FastAPI, user: str, data: dict) -> str:
 async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> None:
     hub = app.state.hub
     users = list(hub.status()["connected_users"])
-    started = time.monotonic()
-    for r in range(rounds):
-        if rate:
-            delay = started + r / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+    async for _ in paced_rounds(rounds, rate):
         data = {"status": "running", "pad": padding(size)}
         for user in users:
             hub.dispatch(_frame(app, user, data))
@@ -57,11 +50,7 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
     @app.post("/bench/fanout", include_in_schema=False)
     async def fanout(request: Request) -> dict:
         body = await request.json()
-        task = asyncio.create_task(
-            _produce(request.app, int(body["rounds"]), int(body.get("size", 200)), body.get("rate"))
-        )
-        _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
+        in_background(_produce(request.app, int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
         return {"started": True}
 
     @app.post("/bench/emit", include_in_schema=False)

@@ -3,20 +3,17 @@ Nothing is persisted. HTTP bench routes are served by a FastAPI app mounted besi
 
 from __future__ import annotations
 
-import asyncio
-import time
 from urllib.parse import parse_qs
 
 import socketio
 from fastapi import FastAPI
 
-from .common import padding, parse_args, run, signal_text
+from .common import in_background, paced_rounds, padding, parse_args, run, signal_text
 
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
 http = FastAPI()
 app = socketio.ASGIApp(sio, other_asgi_app=http)
 _users: dict[str, int] = {}
-_tasks: set[asyncio.Task] = set()
 
 
 @sio.event
@@ -37,12 +34,7 @@ async def disconnect(sid, *args):
 
 
 async def _produce(rounds: int, size: int, rate: float | None) -> None:
-    started = time.monotonic()
-    for r in range(rounds):
-        if rate:
-            delay = started + r / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+    async for r in paced_rounds(rounds, rate):
         pad = padding(size)
         for user in list(_users):
             await sio.emit("signal", signal_text(r + 1, {"status": "running", "pad": pad}), to=user)
@@ -50,9 +42,7 @@ async def _produce(rounds: int, size: int, rate: float | None) -> None:
 
 @http.post("/bench/fanout")
 async def fanout(body: dict) -> dict:
-    task = asyncio.create_task(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    in_background(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
     return {"started": True}
 
 
