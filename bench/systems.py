@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import socket
@@ -14,7 +13,6 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
@@ -151,16 +149,10 @@ def new_users(n: int) -> list[str]:
 # -- the bench database ------------------------------------------------------------
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 @contextlib.contextmanager
 def bench_database(server_url: str | None) -> Iterator[str]:
     """A fresh, migrated database on `server_url` (or on an embedded PostgreSQL), dropped afterwards."""
-    import asyncpg
-
-    from signalhub.migrations import upgrade_to_head
+    from signalhub.migrations import scratch_database
 
     embedded = None
     if not server_url:
@@ -168,22 +160,10 @@ def bench_database(server_url: str | None) -> Iterator[str]:
 
         embedded = embedded_postgres(Path(tempfile.mkdtemp(prefix="signalhub-bench-pg-")), cleanup_mode="delete")
         server_url = embedded.get_uri("postgres")
-    name = f"signalhub_bench_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = _with_database(server_url, name)
     try:
-        upgrade_to_head(url)
-        yield url
+        with scratch_database(server_url, "signalhub_bench") as url:
+            yield url
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         if embedded is not None:
             embedded.cleanup()
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from signalhub.auth import mint_service_token, mint_user_token
+from signalhub.migrations import scratch_database
 from signalhub.store import SignalStore, create_pool
-from tests.support import SECRET, ApiProcess, scratch_database
+from tests.support import SECRET, ApiProcess
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -38,7 +39,7 @@ def server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh, migrated database for this test session (dropped at the end)."""
-    with scratch_database(server_url) as url:
+    with scratch_database(server_url, "signalhub_test") as url:
         yield url
 
 

@@ -28,39 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def with_database(url: str, name: str) -> str:
-    """`url` pointing at database `name` on the same server."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-@contextmanager
-def scratch_database(server_url: str, prefix: str = "signalhub_test", *, migrate: bool = True) -> Iterator[str]:
-    """A new database on `server_url` (migrated unless told otherwise), dropped afterwards."""
-    import asyncpg
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        url = with_database(server_url, name)
-        if migrate:
-            from signalhub.migrations import upgrade_to_head
-
-            upgrade_to_head(url)
-        yield url
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,13 +6,12 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from signalhub.embedded import psql_path
-from signalhub.migrations import upgrade_to_head
+from signalhub.migrations import database_on, upgrade_to_head
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,17 +29,13 @@ ORDER BY 1
 """
 
 
-def _db(server_url: str, name: str) -> str:
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-
-
 @pytest.fixture
 async def two_databases(server_url):
     names = [f"signalhub_schema_{uuid.uuid4().hex[:8]}" for _ in range(2)]
     admin = await asyncpg.connect(server_url)
     for name in names:
         await admin.execute(f'CREATE DATABASE "{name}"')
-    yield [_db(server_url, n) for n in names]
+    yield [database_on(server_url, n) for n in names]
     for name in names:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()

@@ -15,8 +15,9 @@ import asyncpg
 import pytest
 
 from signalhub import retention
+from signalhub.migrations import scratch_database
 from signalhub.store import create_pool
-from tests.support import BIN, base_env, scratch_database
+from tests.support import BIN, base_env
 
 INSERT = """
 INSERT INTO workflow_signals (user_id, workflow_id, signal_type, seq, created_at)
