@@ -55,14 +55,6 @@ async def async_wait_until(predicate, timeout: float = 20.0, interval: float = 0
     raise TimeoutError(f"{what} not met within {timeout}s")
 
 
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def base_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "BROKER_", "WEBSOCKET_", "SIGNALHUB_"))}
     env.update(
