@@ -5,7 +5,9 @@ Guarantees (RFC 8725):
   through the project's JWKS when `SUPABASE_URL` is set, and only with the
   algorithm of the key the `kid` names. `none` is never accepted and an
   HS-signed token is never checked with a public key.
-- `exp` is required; `nbf`/`iat` are honoured; a small leeway absorbs clock skew.
+- `exp` is required; `nbf`/`iat` are honoured; a small leeway absorbs clock skew;
+  all three must be JSON numbers (RFC 7519 NumericDate): `"exp": "1900000000"`
+  is refused, though PyJWT alone would convert it.
 - a *user* token needs `aud` = `authenticated` and `sub` = a UUID (and, with
   `SUPABASE_URL`, `iss` = `$SUPABASE_URL/auth/v1`);
   a *service* token needs `role` = `service_role` (Supabase's service key shape).
@@ -35,6 +37,8 @@ JWKS_REFRESH_COOLDOWN = 30.0  # minimum seconds between refetches caused by unkn
 JWKS_TIMEOUT = 5.0
 # Far-future expiries are clamped so they stay ordinary floats (timers, JSON).
 _MAX_EXPIRY = 2.0**53
+#: Claims that must be NumericDates (JSON numbers) when present (RFC 7519 §4.1.4-6).
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 class AuthError(Exception):
@@ -185,6 +189,11 @@ class TokenVerifier:
         return self._principal(claims)
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
+        for name in TIME_CLAIMS:
+            # PyJWT reads "exp": "1900000000" through int(); RFC 7519 §2 says a
+            # NumericDate is a JSON number, so a string is refused, not converted.
+            if name in claims and not _is_numeric_date(claims[name]):
+                raise AuthError(f"token {name!r} must be a NumericDate (a JSON number)")
         try:
             exp = min(float(claims["exp"]), _MAX_EXPIRY)
         except (ArithmeticError, TypeError, ValueError):
@@ -206,6 +215,10 @@ class TokenVerifier:
         except ValueError:
             raise AuthError("token 'sub' must be a UUID") from None
         return Principal(USER_AUDIENCE, user_id, exp)
+
+
+def _is_numeric_date(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def mint_user_token(secret: str, user_id: uuid.UUID | str, ttl_seconds: int = 3600, **extra: Any) -> str:

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from . import metrics
+from .faults import close_code_for
 from .sendqueue import CATCH_UP, Frame, SendQueue
 from .signals import dumps
 
@@ -240,7 +241,8 @@ class Connection:
             log.info("connection %s: sender stopped: %s", self.user_id, type(exc).__name__)
             self.closed = True
             with contextlib.suppress(Exception):
-                await self._socket.close(1011, "internal error; reconnect and resume")
+                code = close_code_for(exc)  # 1013 while the database is down, else 1011
+                await self._socket.close(code, "database unavailable; reconnect and resume" if code == 1013 else "internal error; reconnect and resume")
             return
         if self._close_request is not None and not self.closed:
             self.closed = True

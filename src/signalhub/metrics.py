@@ -37,6 +37,15 @@ FRAMES_DROPPED = Counter(
 PERSIST_FAILURES = Counter("signalhub_persist_failures_total", "Emits that could not be stored")
 PUBLISH_FAILURES = Counter("signalhub_publish_failures_total", "Stored signals whose broker publish failed")
 SLOW_CONSUMERS = Counter("signalhub_slow_consumer_disconnects_total", "Connections closed with 4408")
+REQUEST_HEAD_TIMEOUTS = Counter(
+    "signalhub_request_head_timeouts_total",
+    "Connections closed (408) because their HTTP request head did not complete within SIGNALHUB_REQUEST_HEAD_TIMEOUT",
+)
+REQUEST_HEADS_REFUSED = Counter(
+    "signalhub_request_heads_refused_total",
+    "Request heads answered 414/431 (line, header count or head size over its limit)",
+    ["status"],
+)
 EMIT_LATENCY = Histogram(
     "signalhub_emit_seconds",
     "Time to store (and announce) one signal",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
+from .httphead import guard_protocol_factory
 from .logs import log_config
 from .settings import Settings
 
@@ -38,6 +39,7 @@ class GracefulServer(uvicorn.Server):
         self._signalhub_app = app
 
     async def shutdown(self, sockets=None) -> None:  # type: ignore[override]
+        self._signalhub_app.state.draining = True  # readiness answers 503 from now on
         for server in self.servers:  # stop accepting first: nobody new to close
             server.close()
         hub = getattr(self._signalhub_app.state, "hub", None)
@@ -48,6 +50,19 @@ class GracefulServer(uvicorn.Server):
             while hub.total and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.02)
         await super().shutdown(sockets)
+
+
+def guard_request_heads(config: uvicorn.Config, timeout: float) -> None:
+    """Put `httphead.RequestHeadGuard` in front of every connection `config` serves.
+
+    Public interfaces only: `Config.load()` resolves the HTTP protocol class
+    (into the public `http_protocol_class`), which the server calls as a
+    factory; we replace it with a factory that wraps what it makes. The server
+    sees the config loaded and keeps our factory.
+    """
+    if not config.loaded:
+        config.load()
+    config.http_protocol_class = guard_protocol_factory(config.http_protocol_class, timeout)  # type: ignore[assignment]
 
 
 #: The default WebSocket protocol class (`SIGNALHUB_WS_IMPL=signalhub`).
@@ -92,5 +107,6 @@ def serve(
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_graceful_shutdown=5,
     )
+    guard_request_heads(config, settings.request_head_timeout)
     server = GracefulServer(config, fastapi_app)
     server.run()

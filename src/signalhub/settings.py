@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-* headers are trusted (comma-separated IPs or "*").
     forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")
 
+    # Hostile-input limits and probes (docs/security.md, "Limits and timeouts").
+    # Seconds a connection gets to complete each HTTP request head (408 and closed after).
+    request_head_timeout: float = Field(default=10.0, alias="SIGNALHUB_REQUEST_HEAD_TIMEOUT", gt=0, le=3600)
+    # When set, `GET /metrics` needs `Authorization: Bearer <this>` (401 without it).
+    metrics_token: SecretStr | None = Field(default=None, alias="SIGNALHUB_METRICS_TOKEN")
+    # Seconds the readiness probe waits for the database before answering 503.
+    readiness_timeout: float = Field(default=2.0, alias="SIGNALHUB_READINESS_TIMEOUT", gt=0, le=60)
+
     @field_validator("broker_url")
     @classmethod
     def _known_broker(cls, value: str) -> str:

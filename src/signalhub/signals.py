@@ -21,12 +21,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
+from .parsing import json_depth
+
 SignalType = Literal["status_update", "progress", "completion", "error"]
 SIGNAL_TYPES: tuple[str, ...] = get_args(SignalType)
 
 MAX_WORKFLOW_ID_LENGTH = 255
 MAX_DATA_BYTES = 64 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 512
+#: Deepest nesting of objects/arrays in `data` (the object itself is level 1);
+#: deeper is refused at emit (422), and rows stored deeper before are served with
+#: `UNSERVABLE_DATA` in place of their data (docs/security.md).
+MAX_DATA_DEPTH = 32
+UNSERVABLE_DATA = {"signalhub_unservable": f"data is nested deeper than {MAX_DATA_DEPTH} levels"}
 
 
 class SignalError(ValueError):
@@ -114,6 +121,8 @@ def validate_signal(
         data = {}
     if not isinstance(data, dict):
         raise SignalError("data must be a JSON object")
+    if json_depth(data, limit=MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
+        raise SignalError(f"data is nested deeper than {MAX_DATA_DEPTH} levels")
     data = _validate_data(signal_type, data)
     _storable_strings(data)
     try:
@@ -133,6 +142,15 @@ def parse_user_id(value: Any) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise SignalError(f"user_id must be a UUID, got {value!r}") from None
+
+
+def servable(signal: dict[str, Any]) -> dict[str, Any]:
+    """`signal` (a wire or inbox dict) with `data` replaced by `UNSERVABLE_DATA` when it
+    nests deeper than `MAX_DATA_DEPTH` (a row stored before the limit existed): one such
+    row must not make the whole page fail to serialise."""
+    if json_depth(signal.get("data"), limit=MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
+        return {**signal, "data": dict(UNSERVABLE_DATA)}
+    return signal
 
 
 def format_timestamp(ts: datetime) -> str:

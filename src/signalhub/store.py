@@ -22,7 +22,8 @@ from typing import Any
 
 import asyncpg
 
-from .signals import NewSignal, Signal, dumps
+from .faults import GuardedConnection, connect_or_unavailable
+from .signals import UNSERVABLE_DATA, NewSignal, Signal, dumps
 
 # NOTIFY payloads must stay under 8000 bytes; bigger signals are announced by seq only.
 MAX_NOTIFY_BYTES = 7900
@@ -131,13 +132,27 @@ def _signal(row: asyncpg.Record) -> Signal:
     )
 
 
+def _decode_jsonb(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:  # nested deeper than Python's parser recurses: stored before MAX_DATA_DEPTH
+        return dict(UNSERVABLE_DATA)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("jsonb", encoder=dumps, decoder=_decode_jsonb, schema="pg_catalog")
 
 
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """The pool every signalhub query runs on; connection failures come out as
+    `faults.Unavailable` and a broken connection is never reused (faults.py)."""
     return await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        connection_class=GuardedConnection,
+        connect=connect_or_unavailable,
     )
 
 

@@ -47,7 +47,12 @@ async def test_api_answers_503_while_the_database_is_down_and_recovers(own_postg
             down = await http.get("/api/v1/inbox/signals/unread-count")
             assert down.status_code == 503
             assert down.json() == {"detail": "database unavailable; try again shortly"}
-            assert (await http.get("/healthz")).status_code == 503
+            # Liveness stays green (restarting the process would not bring the database back);
+            # readiness takes this instance out of the load balancer.
+            assert (await http.get("/healthz")).status_code == 200
+            not_ready = await http.get("/readyz")
+            assert not_ready.status_code == 503
+            assert not_ready.json()["database"].startswith("unavailable")
 
             refused = await websockets.connect(f"{api.ws}?token={token(user)}")
             with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -175,4 +175,4 @@ async def test_emit_endpoint_is_idempotent_by_key(api, service_token, token):
 
 async def test_healthz_says_ok(api):
     async with httpx.AsyncClient(base_url=api.base) as http:
-        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        assert (await http.get("/healthz")).json() == {"status": "ok", "broker": "connected"}

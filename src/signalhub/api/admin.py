@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import uuid
 from typing import Any, Literal
 
@@ -11,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
 from ..signals import SignalError
-from .deps import HubDep, Service, ServiceRole, Store
+from .deps import HubDep, Service, ServiceRole
 
 router = APIRouter(tags=["service"])
 
@@ -94,16 +96,58 @@ async def emit_signal(body: EmitRequest, response: Response, _: ServiceRole, ser
     return {"id": result.signal.id, "seq": result.signal.seq, "created": result.created}
 
 
+# -- probes and metrics (docs/security.md, "Health, readiness and metrics") -------------
+
+
+def _broker_state(request: Request) -> str:
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        return "starting"
+    return "connected" if runtime.broker.connected else "reconnecting"
+
+
 @router.get("/healthz")
-async def healthz(store: Store) -> dict:
-    """Liveness and database reachability."""
-    try:
-        await store.pool.fetchval("SELECT 1")
-    except Exception as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"database unreachable: {type(exc).__name__}") from None
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict:
+    """Liveness: 200 while the process serves (it never asks the database: an outage must not get
+    the process restarted); `broker` says whether the live subscription is connected."""
+    return {"status": "ok", "broker": _broker_state(request)}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready: database or broker down, or shutting down"}})
+async def readyz(request: Request, response: Response) -> dict:
+    """Readiness: 200 when this instance can serve (database answers, broker connected, not shutting down)."""
+    state = request.app.state
+    checks = {"database": "ok", "broker": _broker_state(request), "shutdown": "no"}
+    if getattr(state, "draining", False):
+        checks["shutdown"] = "in progress"
+    runtime = getattr(state, "runtime", None)
+    if runtime is None:
+        checks["database"] = "starting"
+    else:
+        try:
+            async with asyncio.timeout(state.settings.readiness_timeout):
+                await runtime.store.pool.fetchval("SELECT 1")
+        except Exception as exc:  # any failure means "not ready"; the reason is in the answer
+            checks["database"] = f"unavailable ({type(exc).__name__})"
+    ready = checks["database"] == "ok" and checks["broker"] == "connected" and checks["shutdown"] == "no"
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers["Retry-After"] = "2"
+    return {"status": "ready" if ready else "not ready", **checks}
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics; with SIGNALHUB_METRICS_TOKEN set, only for `Authorization: Bearer <it>`."""
+    expected = request.app.state.settings.metrics_token
+    if expected is not None and expected.get_secret_value():
+        given = request.headers.get("authorization", "")
+        wanted = f"Bearer {expected.get_secret_value()}"
+        if not hmac.compare_digest(given.encode(), wanted.encode()):
+            return Response(
+                '{"detail":"metrics need Authorization: Bearer <SIGNALHUB_METRICS_TOKEN>"}',
+                status_code=status.HTTP_401_UNAUTHORIZED,
+                media_type="application/json",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

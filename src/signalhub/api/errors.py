@@ -1,36 +1,78 @@
-"""Clear answers when a dependency is down: 503 with a reason, never a bare 500."""
+"""Clear answers when a dependency is down: 503 with a reason, never a bare 500.
+
+`ServiceUnavailable` is the one place REST turns an outage into an answer:
+whatever raised it (asyncpg, the OS, a broker client, through the store, the
+document store or a dependency), if `faults.is_unavailable` says it is an
+outage, and no response has started, the client gets 503 + `Retry-After`.
+Anything else goes on to the server's 500 handling unchanged.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 
-import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..faults import is_unavailable
+from ..logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
+_outage_log = RateLimitedLog(log, interval=10.0)
 
-# What asyncpg raises when the server is gone, restarting or refusing connections.
-DATABASE_DOWN = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.ConnectionDoesNotExistError,
-)
+UNAVAILABLE_BODY = json.dumps({"detail": "database unavailable; try again shortly"}).encode()
+RETRY_AFTER_SECONDS = 2
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return JSONResponse(
-        {"detail": "database unavailable; try again shortly"},
-        status_code=503,
-        headers={"Retry-After": "2"},
-    )
+class ServiceUnavailable:
+    """Pure ASGI middleware: an outage raised while handling an HTTP request is a 503."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started or not is_unavailable(exc):
+                raise
+            _outage_log.warning(
+                "dependency unavailable during %s %s: %s", scope["method"], scope["path"], _describe(exc)
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(UNAVAILABLE_BODY)).encode()),
+                        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": UNAVAILABLE_BODY})
+
+
+def _describe(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc.__cause__
+    return f"{type(exc).__name__}" + (f" ({type(cause).__name__})" if cause is not None else "")
 
 
 async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -41,6 +83,8 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> Res
 
 
 def install(app: FastAPI) -> None:
-    for exc_type in DATABASE_DOWN:
-        app.add_exception_handler(exc_type, _database_unavailable)
+    """Add the 503 mapping (innermost middleware: CORS and the body limit wrap it) and the 422 handler."""
+    # Appended, not added: `add_middleware` puts a middleware outermost, and this one must
+    # sit inside CORS (a 503 still carries CORS headers) whenever install() is called.
+    app.user_middleware.append(Middleware(ServiceUnavailable))
     app.add_exception_handler(RequestValidationError, _invalid_request)

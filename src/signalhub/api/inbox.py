@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from ..parsing import parse_cursor, utc_bound
+from ..signals import servable
 from ..store import InboxFilter
 from .deps import CurrentUser, Service, Store
 
@@ -54,24 +56,45 @@ async def list_signals(
     until: datetime | None = None,
 ) -> dict:
     """The user's signals, newest first."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
-                detail=[{"loc": ["query", name], "msg": "timestamp needs a time zone (e.g. Z)", "type": "value_error"}],
-            )
+    since, until = (_query_bound(name, value) for name, value in (("since", since), ("until", until)))
     page = await store.page(
         user,
         limit=limit,
         offset=offset,
-        cursor=int(cursor) if cursor is not None else None,
+        cursor=_query_cursor(cursor),
         where=InboxFilter(signal_type, workflow_id, read, since, until),
     )
     return {
-        "signals": [s.to_inbox_dict() for s in page.signals],
+        "signals": [servable(s.to_inbox_dict()) for s in page.signals],
         "has_more": page.has_more,
         "next_cursor": page.next_cursor,
     }
+
+
+def _invalid_query(name: str, message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        detail=[{"loc": ["query", name], "msg": message, "type": "value_error"}],
+    )
+
+
+def _query_bound(name: str, value: datetime | None) -> datetime | None:
+    """`since`/`until` in UTC; a naive or out-of-range time is a 422 (never an overflow's 500)."""
+    if value is None:
+        return None
+    try:
+        return utc_bound(value, name)
+    except ValueError as exc:
+        raise _invalid_query(name, str(exc)) from None
+
+
+def _query_cursor(value: str | None) -> int | None:
+    if value is None:
+        return None
+    cursor = parse_cursor(value)
+    if cursor is None:  # the route's pattern already refuses these; kept for any other caller
+        raise _invalid_query("cursor", "cursor must be ASCII digits (next_cursor of a previous page)")
+    return cursor
 
 
 @router.get("/signals/unread-count", response_model=UnreadCount)
@@ -96,4 +119,4 @@ async def mark_read(signal_id: uuid.UUID, user: CurrentUser, store: Store, servi
     if signal is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="signal not found")
     await service.announce_inbox_change(user)
-    return signal.to_inbox_dict()
+    return servable(signal.to_inbox_dict())

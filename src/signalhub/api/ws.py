@@ -26,15 +26,13 @@ from ..connection import (
     CLOSE_TRY_AGAIN_LATER,
     Connection,
 )
+from ..faults import is_unavailable
 from ..hub import LimitExceeded
+from ..parsing import parse_seq
 from ..wsprotocol import ABORT, WRITE_FRAME
-from .errors import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-MAX_SEQ = 2**63 - 1
-
 
 def _token_from_handshake(headers: Headers, query: QueryParams) -> tuple[str | None, str | None]:
     """(token, subprotocol to echo). The subprotocol form keeps tokens out of URLs and logs."""
@@ -42,16 +40,6 @@ def _token_from_handshake(headers: Headers, query: QueryParams) -> tuple[str | N
     if len(protocols) >= 2 and protocols[0].lower() == "bearer":
         return protocols[1], "bearer"
     return query.get("token"), None
-
-
-def _parse_seq(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= MAX_SEQ:
-        return value
-    return None
 
 
 class _RateLimit:
@@ -136,7 +124,9 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None, asg
         # this read can pass unseen (see docs/delivery.md).
         try:
             latest = await runtime.store.latest_seq(accepted.user_id)
-        except DATABASE_DOWN:
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="database unavailable; retry shortly")
             return
         await websocket.send_text(
@@ -193,7 +183,7 @@ async def _handshake(websocket: WebSocket) -> _Accepted | None:
 
     since: int | None = None
     if "since" in query:
-        since = _parse_seq(query["since"])
+        since = parse_seq(query["since"])
         if since is None:
             await websocket.close(code=CLOSE_POLICY, reason="since must be a non-negative integer")
             return None
@@ -223,7 +213,7 @@ async def _receive_loop(receive: Receive, conn: Connection, limit: _RateLimit) -
         elif kind == "pong":
             continue
         elif kind == "resume":
-            since = _parse_seq(body.get("since"))
+            since = parse_seq(body.get("since"))
             if since is None:
                 conn.request_close(CLOSE_POLICY, "resume.since must be a non-negative integer")
                 return

@@ -29,6 +29,9 @@ class Broker(abc.ABC):
     #: Times the subscription was re-established after a failure.
     reconnects: int = 0
 
+    #: False while the subscription is lost and being re-established (`/healthz`, `/readyz`).
+    connected: bool = True
+
     @abc.abstractmethod
     async def connect(self) -> None:
         """Open what publishing needs. Raises when the broker cannot be reached."""
@@ -71,6 +74,7 @@ class Resubscription:
 
     async def failed(self, exc: BaseException) -> bool:
         """A (re)subscription attempt failed: False when it was the first (give up), else wait and True."""
+        self._broker.connected = False
         if not self._ready.done():
             self._ready.set_exception(exc)
             return False
@@ -79,8 +83,13 @@ class Resubscription:
         self._backoff = min(self._backoff * 2, self._max_backoff)
         return True
 
+    def lost(self) -> None:
+        """The subscription broke; the loop is about to re-establish it."""
+        self._broker.connected = False
+
     def subscribed(self) -> None:
         self._backoff = 0.1
+        self._broker.connected = True
         if not self._ready.done():
             self._ready.set_result(None)
             return

@@ -83,10 +83,12 @@ class NatsBroker(Broker):
 
     async def _disconnected(self) -> None:
         if self._nc is not None:
+            self.connected = False
             log.warning("broker: NATS connection lost; reconnecting")
 
     async def _reconnected(self) -> None:
         self.reconnects += 1
+        self.connected = True
         log.info("broker: NATS subscription re-established")
         if self._on_reconnect is not None:
             self._on_reconnect()

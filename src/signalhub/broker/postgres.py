@@ -72,6 +72,7 @@ class PostgresBroker(Broker):
             try:
                 attempts.subscribed()
                 await lost.wait()
+                attempts.lost()
                 log.warning("broker: PostgreSQL LISTEN connection lost; reconnecting")
             finally:
                 with contextlib.suppress(Exception):

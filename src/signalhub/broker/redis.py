@@ -124,6 +124,7 @@ class RedisBroker(Broker):
             except (OSError, RedisError, TimeoutError) as exc:
                 log.warning("broker: Redis subscription lost (%s); resubscribing", exc)
             finally:
+                attempts.lost()
                 await _release(client, pubsub)
 
 
