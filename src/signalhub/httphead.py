@@ -64,7 +64,7 @@ class HeadScanner:
     ended; `done` that the scanner stepped aside for good.
     """
 
-    __slots__ = ("in_head", "done", "_line", "_lines", "_head_bytes", "_body_left", "_length", "_bodyless")
+    __slots__ = ("in_head", "done", "_line", "_lines", "_head_bytes", "_body_left", "_length", "_untracked_body")
 
     def __init__(self) -> None:
         self.in_head = False
@@ -74,7 +74,7 @@ class HeadScanner:
         self._head_bytes = 0
         self._body_left = 0
         self._length = 0
-        self._bodyless = True  # no Content-Length seen (yet) in this head
+        self._untracked_body = False  # an upgrade or a chunked body follows this head
 
     def feed(self, data: bytes) -> tuple[int, str] | None:
         view = memoryview(data)
@@ -87,7 +87,7 @@ class HeadScanner:
             if not self.in_head:
                 self.in_head = True
                 self._lines = self._head_bytes = self._length = 0
-                self._bodyless = True
+                self._untracked_body = False
             end = bytes(view[: MAX_LINE_BYTES + 1]).find(b"\n")
             chunk = view if end < 0 else view[: end + 1]
             self._head_bytes += len(chunk)
@@ -112,6 +112,8 @@ class HeadScanner:
                 return None  # a stray CRLF between requests (RFC 9112 §2.2 allows it)
             self.in_head = False  # end of head
             self._body_left = self._length
+            # What follows is a WebSocket or a chunked body: step aside for good.
+            self.done = self._untracked_body
             return None
         self._lines += 1
         if self._lines > MAX_HEADERS + 1:
@@ -119,11 +121,11 @@ class HeadScanner:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name in (b"upgrade", b"transfer-encoding"):
-            self.done = True  # the rest is a WebSocket or a chunked body: step aside
+            self._untracked_body = True
         elif name == b"content-length":
             value = value.strip()
             if not (value.isdigit() and len(value) <= 18):  # bytes.isdigit(): ASCII only
-                self.done = True  # the HTTP parser refuses it with 400
+                self._untracked_body = True  # the HTTP parser refuses it with 400
             else:
                 self._length = int(value)
         return None

@@ -1,0 +1,116 @@
+"""Connection-level database failures, produced for real, come out as `Unavailable`,
+and a pooled connection that broke is never handed out again."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from signalhub.faults import CLOSE_TRY_AGAIN_LATER, Unavailable, close_code_for, is_unavailable
+from signalhub.migrations import scratch_database
+from signalhub.signals import NewSignal
+from signalhub.store import SignalStore, create_pool
+
+
+@pytest.fixture
+def scratch_url(server_url):
+    with scratch_database(server_url, "signalhub_faults") as url:
+        yield url
+
+
+async def _admin(server_url: str, sql: str, *args) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def _terminate_backends(server_url: str, database: str) -> None:
+    await _admin(
+        server_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database,
+    )
+
+
+def _database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
+async def test_a_terminated_pooled_connection_is_unavailable_then_replaced_not_reused(server_url, scratch_url):
+    pool = await create_pool(scratch_url, min_size=1, max_size=1)
+    try:
+        before = await pool.fetchval("SELECT pg_backend_pid()")
+        await _terminate_backends(server_url, _database_name(scratch_url))
+        with pytest.raises(Unavailable) as failure:
+            await pool.fetchval("SELECT pg_backend_pid()")
+        assert failure.value.what == "database" and is_unavailable(failure.value)
+        assert close_code_for(failure.value) == CLOSE_TRY_AGAIN_LATER
+        after = await pool.fetchval("SELECT pg_backend_pid()")  # a fresh connection, not the dead one
+        assert after != before
+    finally:
+        await pool.close()
+
+
+async def test_a_database_refusing_connections_is_unavailable_whatever_its_sqlstate(server_url, scratch_url):
+    database = _database_name(scratch_url)
+    pool = await create_pool(scratch_url, min_size=1, max_size=1)
+    try:
+        await _admin(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await _terminate_backends(server_url, database)
+        for _ in range(2):  # the dead connection, then the refused reconnect (SQLSTATE 55000)
+            with pytest.raises(Unavailable) as failure:
+                await pool.fetchval("SELECT 1")
+        assert isinstance(failure.value.cause, asyncpg.ObjectNotInPrerequisiteStateError)
+        await _admin(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        assert await pool.fetchval("SELECT 1") == 1
+    finally:
+        await _admin(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await pool.close()
+
+
+async def test_batched_inserts_hit_by_pg_terminate_backend_fail_only_as_unavailable(server_url, scratch_url):
+    """The hostile run's case: backends killed while batches are in flight. Every insert
+    either lands or fails as `Unavailable` (never asyncpg's InternalClientError or another
+    raw error), and the pool serves again afterwards."""
+    pool = await create_pool(scratch_url, min_size=2, max_size=2)
+    store = SignalStore(pool)
+    database = _database_name(scratch_url)
+    user = uuid.uuid4()
+    outcomes: dict[str, int] = {}
+
+    async def insert_batches(rounds: int) -> None:
+        for round_no in range(rounds):
+            news = [NewSignal.create(user, "completion", f"wf-{round_no}-{i}", {"i": i}) for i in range(50)]
+            try:
+                await store.insert_many(news)
+                outcomes["stored"] = outcomes.get("stored", 0) + 1
+            except Unavailable:
+                outcomes["unavailable"] = outcomes.get("unavailable", 0) + 1
+
+    async def kill_repeatedly(times: int) -> None:
+        for _ in range(times):
+            await asyncio.sleep(0.01)
+            await _terminate_backends(server_url, database)
+
+    try:
+        await asyncio.gather(insert_batches(60), insert_batches(60), kill_repeatedly(15))
+        assert outcomes.get("unavailable", 0) > 0, outcomes  # the kills did hit work in flight
+        assert await store.count() >= 0  # and the pool works again
+    finally:
+        await pool.close()
+
+
+def test_only_outages_are_unavailable():
+    assert is_unavailable(ConnectionResetError()) and is_unavailable(TimeoutError())
+    assert is_unavailable(asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"))
+    assert not is_unavailable(asyncpg.DataError("invalid input for query argument $1"))
+    assert not is_unavailable(asyncpg.UniqueViolationError("duplicate"))
+    assert not is_unavailable(FileNotFoundError(2, "no such file"))
+    assert not is_unavailable(ValueError("bug"))
+    # The client's own socket failing while we write to it is not an outage of ours.
+    assert close_code_for(ConnectionResetError()) == 1011
