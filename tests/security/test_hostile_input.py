@@ -128,9 +128,12 @@ async def test_data_nested_past_the_limit_is_refused_at_emit_with_422(hostile_ap
     body = {"user_id": str(uuid.uuid4()), "signal_type": "completion", "workflow_id": "deep", "data": _nested(depth)}
     async with httpx.AsyncClient(base_url=hostile_api.base, timeout=10) as http:
         response = await http.post(
-            "/api/v1/signals", content=json.dumps(body), headers={"Authorization": f"Bearer {service_token}"}
+            "/api/v1/signals",
+            content=json.dumps(body),  # httpx's json= would refuse to encode this deep itself
+            headers={"Authorization": f"Bearer {service_token}", "Content-Type": "application/json"},
         )
     assert response.status_code == 422, response.text[:300]
+    assert "nested deeper than 32 levels" in response.text
 
 
 async def test_data_nested_to_the_limit_is_stored_and_served(hostile_api, service_token, token):
