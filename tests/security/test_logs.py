@@ -16,8 +16,10 @@ import httpx
 import jwt
 import pytest
 import websockets
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from signalhub.logs import RedactTokens, RedactingFormatter, redact
+from signalhub.logs import REDACTED, RedactTokens, RedactingFormatter, redact
 from tests.support import SECRET, ApiProcess, recv_json
 
 
@@ -125,3 +127,37 @@ def test_redact_hides_every_token_form(line):
     assert "[redacted]" in out
     for secret in ("abc.def.ghi", "opaque-secret-value", "c2lnbmF0dXJl"):
         assert secret not in out
+
+
+# -- redaction by shape, not by prefix -------------------------------------------------------
+
+_json_whitespace = st.text(alphabet=" \t\r\n", max_size=3)
+_claims = st.dictionaries(st.sampled_from(["sub", "aud", "exp", "role", "x"]), st.text(max_size=30) | st.integers(), max_size=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    claims=_claims,
+    lead=_json_whitespace,
+    encoding=st.sampled_from(["utf-8", "utf-16", "utf-32"]),
+    place=st.sampled_from(["GET /ws/{} HTTP/1.1", "GET /x?jwt={}&a=1", "GET /x?y={}", "token {} failed", "{}"]),
+)
+def test_any_token_a_jwt_library_would_read_is_redacted_wherever_it_appears(claims, lead, encoding, place):
+    import base64
+    import json
+
+    header = (lead + json.dumps({"alg": "HS256", "typ": "JWT"})).encode(encoding)
+    segment = base64.urlsafe_b64encode(header).decode().rstrip("=")
+    signed = jwt.encode(claims, SECRET, algorithm="HS256")
+    token = segment + "." + signed.split(".", 1)[1]
+    out = redact(place.format(token))
+    assert REDACTED in out
+    assert signed.rsplit(".", 1)[1] not in out
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["INFO signalhub.api.ws: started", "GET https://api.example.com/x", "version 1.2.3", "a.b.c", "uvicorn.error"],
+)
+def test_dotted_names_are_not_mistaken_for_tokens(line):
+    assert redact(line) == line
