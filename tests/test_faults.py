@@ -45,9 +45,11 @@ async def test_a_terminated_pooled_connection_is_unavailable_then_replaced_not_r
     pool = await create_pool(scratch_url, min_size=1, max_size=1)
     try:
         before = await pool.fetchval("SELECT pg_backend_pid()")
+        in_flight = asyncio.create_task(pool.fetchval("SELECT pg_sleep(10)"))
+        await asyncio.sleep(0.5)  # the query is running on the one pooled connection
         await _terminate_backends(server_url, _database_name(scratch_url))
         with pytest.raises(Unavailable) as failure:
-            await pool.fetchval("SELECT pg_backend_pid()")
+            await asyncio.wait_for(in_flight, 10)
         assert failure.value.what == "database" and is_unavailable(failure.value)
         assert close_code_for(failure.value) == CLOSE_TRY_AGAIN_LATER
         after = await pool.fetchval("SELECT pg_backend_pid()")  # a fresh connection, not the dead one
@@ -92,13 +94,16 @@ async def test_batched_inserts_hit_by_pg_terminate_backend_fail_only_as_unavaila
             except Unavailable:
                 outcomes["unavailable"] = outcomes.get("unavailable", 0) + 1
 
-    async def kill_repeatedly(times: int) -> None:
-        for _ in range(times):
-            await asyncio.sleep(0.01)
+    async def kill_while(work: asyncio.Future) -> None:
+        for _ in range(500):  # bounded; ends as soon as the inserts do
+            if work.done():
+                return
+            await asyncio.sleep(0.02)
             await _terminate_backends(server_url, database)
 
     try:
-        await asyncio.gather(insert_batches(60), insert_batches(60), kill_repeatedly(15))
+        work = asyncio.gather(insert_batches(60), insert_batches(60))
+        await asyncio.gather(work, kill_while(work))
         assert outcomes.get("unavailable", 0) > 0, outcomes  # the kills did hit work in flight
         assert await store.count() >= 0  # and the pool works again
     finally:

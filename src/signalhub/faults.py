@@ -19,8 +19,12 @@ from __future__ import annotations
 import errno
 import socket
 import sys
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import asyncpg
+
+T = TypeVar("T")
 
 #: WebSocket close code for "try again later" (RFC 6455 §7.4.1).
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -108,50 +112,30 @@ class GuardedConnection(asyncpg.Connection):
     poisoned one) and is raised as `Unavailable` (its cause chained).
     """
 
-    def _broken(self, exc: BaseException) -> Unavailable:
-        if not self.is_closed():
-            self.terminate()
-        return Unavailable("database", exc)
+    async def _guarded(self, query: Awaitable[T]) -> T:
+        try:
+            return await query
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            if not self.is_closed():
+                self.terminate()
+            raise Unavailable("database", exc) from exc
 
     async def execute(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return await super().execute(*args, **kwargs)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise self._broken(exc) from exc
-            raise
+        return await self._guarded(super().execute(*args, **kwargs))
 
     async def executemany(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return await super().executemany(*args, **kwargs)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise self._broken(exc) from exc
-            raise
+        return await self._guarded(super().executemany(*args, **kwargs))
 
     async def fetch(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return await super().fetch(*args, **kwargs)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise self._broken(exc) from exc
-            raise
+        return await self._guarded(super().fetch(*args, **kwargs))
 
     async def fetchrow(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return await super().fetchrow(*args, **kwargs)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise self._broken(exc) from exc
-            raise
+        return await self._guarded(super().fetchrow(*args, **kwargs))
 
     async def fetchval(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return await super().fetchval(*args, **kwargs)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise self._broken(exc) from exc
-            raise
+        return await self._guarded(super().fetchval(*args, **kwargs))
 
 
 async def connect_or_unavailable(*args, **kwargs) -> asyncpg.Connection:

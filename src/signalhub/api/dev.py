@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from ..auth import mint_user_token
+from ..parsing import ascii_digits
 
 router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
 
@@ -42,7 +43,7 @@ def demo_user_id(data_dir: Path) -> uuid.UUID:
 
 def token_ttl() -> int:
     value = os.environ.get(TTL_ENV, "")
-    return max(5, int(value)) if value.isdigit() else TOKEN_TTL_SECONDS
+    return max(5, int(value)) if ascii_digits(value, max_length=9) else TOKEN_TTL_SECONDS
 
 
 def _is_loopback(host: str | None) -> bool:

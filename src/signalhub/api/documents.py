@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..documents.extract import content_type_for, supported_extensions
 from ..documents.storage import DocumentStore
+from ..parsing import ascii_digits
 from .deps import CurrentUser
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ async def _save(upload: UploadFile, destination) -> int:
 async def upload_document(request: Request, user: CurrentUser) -> dict[str, Any]:
     """Upload a document (multipart field `file`) and start processing it; returns the workflow id."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + _ENVELOPE_BYTES:
+    if length and ascii_digits(length, max_length=18) and int(length) > MAX_UPLOAD_BYTES + _ENVELOPE_BYTES:
         raise HTTPException(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, detail=f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
     try:
         form = await request.form(max_files=1, max_fields=4)
