@@ -1,6 +1,8 @@
 """Serving the app with uvicorn, with a graceful shutdown that says 1001.
 
-On SIGTERM/SIGINT the server stops accepting, every open socket gets close
+On SIGTERM/SIGINT readiness (`/readyz`) turns 503 and, after
+`SIGNALHUB_SHUTDOWN_DRAIN_SECONDS` of serving as usual (0 by default), the
+server stops accepting, every open socket gets close
 1001 ("going away": reconnect elsewhere and resume), queued frames already
 handed to a socket are finished, and then uvicorn shuts down.
 """
@@ -39,7 +41,12 @@ class GracefulServer(uvicorn.Server):
         self._signalhub_app = app
 
     async def shutdown(self, sockets=None) -> None:  # type: ignore[override]
-        self._signalhub_app.state.draining = True  # readiness answers 503 from now on
+        state = self._signalhub_app.state
+        state.draining = True  # readiness answers 503 from now on
+        drain = state.settings.shutdown_drain_seconds
+        if drain:
+            log.info("draining: /readyz answers 503; still serving for %.1fs", drain)
+            await asyncio.sleep(drain)
         for server in self.servers:  # stop accepting first: nobody new to close
             server.close()
         hub = getattr(self._signalhub_app.state, "hub", None)

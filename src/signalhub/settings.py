@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(default=None, alias="SIGNALHUB_METRICS_TOKEN")
     # Seconds the readiness probe waits for the database before answering 503.
     readiness_timeout: float = Field(default=2.0, alias="SIGNALHUB_READINESS_TIMEOUT", gt=0, le=60)
+    # Seconds between SIGTERM and closing the listener, serving as usual but answering
+    # `/readyz` 503, so load balancers stop sending new clients first (0 = close at once).
+    shutdown_drain_seconds: float = Field(default=0.0, alias="SIGNALHUB_SHUTDOWN_DRAIN_SECONDS", ge=0, le=300)
 
     @field_validator("broker_url")
     @classmethod

@@ -113,3 +113,31 @@ async def test_emits_while_backends_are_terminated_answer_201_or_503_never_500(o
         )
         assert ok.status_code == 201  # no poisoned connection left in the pool
     assert "Exception in ASGI application" not in api.log()
+
+
+
+@pytest.fixture
+def draining_api(database_url, artifacts):
+    api = ApiProcess(database_url, artifacts, SIGNALHUB_SHUTDOWN_DRAIN_SECONDS="3").start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+async def test_readiness_turns_503_on_sigterm_while_the_instance_drains(draining_api, token):
+    """SIGTERM with a drain period: `/readyz` answers 503 at once (so a load balancer stops
+    sending new clients), everything else is still served, then the process exits."""
+    import signal
+
+    api = draining_api
+    headers = {"Authorization": f"Bearer {token(uuid.uuid4())}"}
+    async with httpx.AsyncClient(base_url=api.base, headers=headers, timeout=10) as http:
+        assert (await http.get("/readyz")).status_code == 200
+        api.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        during = await http.get("/readyz")
+        assert during.status_code == 503 and during.json()["shutdown"] == "in progress"
+        assert (await http.get("/api/v1/inbox/signals/unread-count")).status_code == 200
+        assert (await http.get("/healthz")).status_code == 200
+    assert await asyncio.to_thread(api.proc.wait, 20) in (0, -signal.SIGTERM)  # exited, after the drain
