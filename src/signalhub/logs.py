@@ -125,6 +125,7 @@ EXPECTED_CLIENT_ERRORS = frozenset(
         "Invalid UTF-8 sequence received from client.",
         "Invalid HTTP request received.",
         "Unsupported upgrade request.",
+        "connection rejected (%d %s)",  # a refused WebSocket handshake (bad version, key, origin)
     }
 )
 
