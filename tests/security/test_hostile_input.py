@@ -287,6 +287,7 @@ async def test_a_numeric_string_exp_is_refused(hostile_api):
 
 
 def test_invalid_utf8_frames_log_at_most_one_line_and_no_traceback(hostile_api, token):
+    started = time.monotonic()
     for _ in range(20):
         with sync_connect(f"{hostile_api.ws}?token={token(uuid.uuid4())}", open_timeout=10) as ws:
             ws.recv(timeout=10)
@@ -294,8 +295,9 @@ def test_invalid_utf8_frames_log_at_most_one_line_and_no_traceback(hostile_api, 
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 ws.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+    windows = int((time.monotonic() - started) // 10) + 1  # one line per 10 s at most
     log = hostile_api.log()
-    assert 1 <= log.count("Invalid UTF-8 sequence received from client.") <= 2  # one per 10 s
+    assert 1 <= log.count("Invalid UTF-8 sequence received from client.") <= windows + 1
     assert "Traceback" not in log and "UnicodeDecodeError: " not in log
 
 
