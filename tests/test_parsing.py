@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from signalhub.parsing import MAX_SEQ, ascii_digits, json_depth, parse_cursor, parse_seq, utc_bound
-from signalhub.signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, SignalError, servable, validate_signal
+from signalhub.signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, SignalError, servable_data, validate_signal
 
 #: Every character Python's str.isdigit() accepts that is not "0"-"9" (superscripts, Arabic-Indic, fullwidth, …).
 NON_ASCII_DIGITS = [chr(c) for c in range(0x80, 0x10000) if chr(c).isdigit()]
@@ -133,15 +133,14 @@ def test_json_depth_is_the_nesting_depth(value):
 def test_data_deeper_than_the_limit_is_refused_at_emit_and_replaced_when_read(depth):
     data = _nest(depth)  # deeper than Python's own recursion limit at the top of the range
     assert json_depth(data, limit=MAX_DATA_DEPTH) == min(depth, MAX_DATA_DEPTH + 1)
-    signal = {"seq": 1, "data": data}
     if depth <= MAX_DATA_DEPTH:
         assert validate_signal("completion", "wf", data) == data
-        assert servable(signal) is signal
+        assert servable_data(data) is data
     else:
         with pytest.raises(SignalError, match=f"deeper than {MAX_DATA_DEPTH} levels"):
             validate_signal("completion", "wf", data)
-        assert servable(signal) == {"seq": 1, "data": UNSERVABLE_DATA}
-        json.dumps(servable(signal))  # what the inbox serves is always encodable
+        assert servable_data(data) == UNSERVABLE_DATA
+        json.dumps(servable_data(data))  # what is served is always encodable
 
 
 def test_non_ascii_digit_list_matches_unicode_data():

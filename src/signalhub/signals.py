@@ -144,13 +144,13 @@ def parse_user_id(value: Any) -> uuid.UUID:
         raise SignalError(f"user_id must be a UUID, got {value!r}") from None
 
 
-def servable(signal: dict[str, Any]) -> dict[str, Any]:
-    """`signal` (a wire or inbox dict) with `data` replaced by `UNSERVABLE_DATA` when it
-    nests deeper than `MAX_DATA_DEPTH` (a row stored before the limit existed): one such
-    row must not make the whole page fail to serialise."""
-    if json_depth(signal.get("data"), limit=MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
-        return {**signal, "data": dict(UNSERVABLE_DATA)}
-    return signal
+def servable_data(data: Any) -> Any:
+    """`data` as read back, or `UNSERVABLE_DATA` when it nests deeper than `MAX_DATA_DEPTH`
+    (a row stored before the limit existed): one such row must not make an inbox page
+    fail to serialise, nor a replay fail to encode, again and again."""
+    if json_depth(data, limit=MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
+        return dict(UNSERVABLE_DATA)
+    return data
 
 
 def format_timestamp(ts: datetime) -> str:

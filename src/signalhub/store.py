@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from .faults import GuardedConnection, connect_or_unavailable
-from .signals import UNSERVABLE_DATA, NewSignal, Signal, dumps
+from .signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, NewSignal, Signal, dumps, servable_data
 
 # NOTIFY payloads must stay under 8000 bytes; bigger signals are announced by seq only.
 MAX_NOTIFY_BYTES = 7900
@@ -133,9 +133,13 @@ def _signal(row: asyncpg.Record) -> Signal:
 
 
 def _decode_jsonb(text: str) -> Any:
-    try:
+    """A signal's `data`. Stored before `MAX_DATA_DEPTH` existed, it may nest deeper than
+    can be served (or parsed): then it reads as `UNSERVABLE_DATA`, for the inbox and replays alike."""
+    if text.count("{") + text.count("[") <= MAX_DATA_DEPTH:  # the common case: cannot be too deep
         return json.loads(text)
-    except RecursionError:  # nested deeper than Python's parser recurses: stored before MAX_DATA_DEPTH
+    try:
+        return servable_data(json.loads(text))
+    except RecursionError:  # deeper than Python's JSON parser recurses
         return dict(UNSERVABLE_DATA)
 
 

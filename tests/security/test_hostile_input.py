@@ -164,6 +164,14 @@ async def test_rows_stored_deeper_than_the_limit_before_it_existed_do_not_break_
     assert by_seq[3] == {"ok": True}
     assert set(by_seq[1]) == set(by_seq[2]) == {"signalhub_unservable"}
 
+    # A replay reads the same rows: it delivers all three (no 1011 close, no reconnect loop).
+    ws, _ = await connect(hostile_api.ws, token(user), since=0)
+    replayed = [await recv_json(ws) for _ in range(4)]
+    assert [m.get("seq") for m in replayed[:3]] == [1, 2, 3]
+    assert replayed[3] == {"type": "resumed", "recovered": True}
+    assert set(replayed[0]["data"]) == {"signalhub_unservable"}
+    await ws.close()
+
 
 # -- 3. request-head timeout ---------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from ..parsing import parse_cursor, utc_bound
-from ..signals import servable
 from ..store import InboxFilter
 from .deps import CurrentUser, Service, Store
 
@@ -65,7 +64,7 @@ async def list_signals(
         where=InboxFilter(signal_type, workflow_id, read, since, until),
     )
     return {
-        "signals": [servable(s.to_inbox_dict()) for s in page.signals],
+        "signals": [s.to_inbox_dict() for s in page.signals],
         "has_more": page.has_more,
         "next_cursor": page.next_cursor,
     }
@@ -119,4 +118,4 @@ async def mark_read(signal_id: uuid.UUID, user: CurrentUser, store: Store, servi
     if signal is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="signal not found")
     await service.announce_inbox_change(user)
-    return servable(signal.to_inbox_dict())
+    return signal.to_inbox_dict()
