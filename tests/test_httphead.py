@@ -16,8 +16,9 @@ def requests(draw) -> bytes:
     path = "/" + draw(st.text(alphabet="abc/?=&%", max_size=30))
     headers = draw(st.lists(st.tuples(st.sampled_from(["X-A", "Accept", "Host"]), header_values), max_size=8))
     body = draw(bodies)
+    newline = draw(st.sampled_from(["\r\n", "\n"]))  # parsers accept a bare LF too (RFC 9112 §2.2)
     head = [f"POST {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers), f"Content-Length: {len(body)}"]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    return (newline.join(head) + newline * 2).encode() + body
 
 
 def feed_in_pieces(data: bytes, cuts: list[int]) -> tuple[HeadScanner, list]:

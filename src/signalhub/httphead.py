@@ -77,34 +77,71 @@ class HeadScanner:
         self._untracked_body = False  # an upgrade or a chunked body follows this head
 
     def feed(self, data: bytes) -> tuple[int, str] | None:
-        view = memoryview(data)
-        while len(view) and not self.done:
+        data = bytes(data)
+        pos, size = 0, len(data)
+        while pos < size and not self.done:
             if self._body_left:
-                step = min(self._body_left, len(view))
+                step = min(self._body_left, size - pos)
                 self._body_left -= step
-                view = view[step:]
+                pos += step
                 continue
             if not self.in_head:
                 self.in_head = True
                 self._lines = self._head_bytes = self._length = 0
                 self._untracked_body = False
-            end = bytes(view[: MAX_LINE_BYTES + 1]).find(b"\n")
-            chunk = view if end < 0 else view[: end + 1]
-            self._head_bytes += len(chunk)
-            if len(self._line) + len(chunk) > MAX_LINE_BYTES:
+                whole = self._whole_head(data, pos)
+                if whole is not None:
+                    pos = whole
+                    continue
+            end = data.find(b"\n", pos, pos + MAX_LINE_BYTES + 1)
+            stop = size if end < 0 else end + 1
+            self._head_bytes += stop - pos
+            if len(self._line) + stop - pos > MAX_LINE_BYTES:
                 if self._lines == 0:
                     return 414, f"request line (URL) longer than {MAX_LINE_BYTES} bytes"
                 return 431, f"a header line is longer than {MAX_LINE_BYTES} bytes"
             if self._head_bytes > MAX_HEAD_BYTES:
                 return 431, f"request head larger than {MAX_HEAD_BYTES} bytes"
-            self._line += chunk
-            view = view[len(chunk) :]
+            self._line += data[pos:stop]
+            pos = stop
             if end >= 0:
                 refusal = self._line_done(bytes(self._line).rstrip(b"\r\n"))
                 self._line.clear()
                 if refusal is not None:
                     return refusal
         return None
+
+    def _whole_head(self, data: bytes, pos: int) -> int | None:
+        """Fast path for the usual case, a whole, plain head in one chunk: read it with a few
+        C-level searches and return where it ends; None to take the line-by-line path
+        (which alone refuses: this path only ever accepts)."""
+        end = data.find(b"\r\n\r\n", pos, pos + MAX_HEAD_BYTES)
+        if end < 0:
+            return None
+        head = data[pos:end]
+        lines = head.split(b"\r\n")
+        if (
+            not lines[0]
+            or len(lines) > MAX_HEADERS + 1
+            or max(map(len, lines)) > MAX_LINE_BYTES - 2
+            or head.count(b"\n") != len(lines) - 1  # a bare LF: let the careful path read it
+        ):
+            return None
+        lower = head.lower()
+        untracked = b"\r\nupgrade:" in lower or b"\r\ntransfer-encoding:" in lower
+        length = 0
+        at = lower.find(b"\r\ncontent-length:")
+        if at >= 0:
+            value_end = head.find(b"\r\n", at + 2)
+            value = head[at + 17 : len(head) if value_end < 0 else value_end].strip()
+            if value.isdigit() and len(value) <= 18 and lower.find(b"\r\ncontent-length:", at + 2) < 0:
+                length = int(value)
+            else:
+                untracked = True  # malformed or repeated: the HTTP parser answers 400
+        self.in_head = False
+        self._body_left = length
+        self.done = untracked
+        return end + 4
 
     def _line_done(self, line: bytes) -> tuple[int, str] | None:
         if not line:
