@@ -105,7 +105,16 @@ async def test_batched_inserts_hit_by_pg_terminate_backend_fail_only_as_unavaila
         work = asyncio.gather(insert_batches(60), insert_batches(60))
         await asyncio.gather(work, kill_while(work))
         assert outcomes.get("unavailable", 0) > 0, outcomes  # the kills did hit work in flight
-        assert await store.count() >= 0  # and the pool works again
+        # A connection killed while idle in the pool fails its next query once, as `Unavailable`,
+        # and is replaced: at most one failure per pooled connection, then the pool serves.
+        failures = 0
+        while True:
+            try:
+                await store.count()
+                break
+            except Unavailable:
+                failures += 1
+                assert failures <= 2, "a broken connection was handed out again"
     finally:
         await pool.close()
 

@@ -242,7 +242,8 @@ class Connection:
             self.closed = True
             with contextlib.suppress(Exception):
                 code = close_code_for(exc)  # 1013 while the database is down, else 1011
-                await self._socket.close(code, "database unavailable; reconnect and resume" if code == 1013 else "internal error; reconnect and resume")
+                reason = "database unavailable" if code == 1013 else "internal error"
+                await self._socket.close(code, f"{reason}; reconnect and resume")
             return
         if self._close_request is not None and not self.closed:
             self.closed = True

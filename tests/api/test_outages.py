@@ -108,10 +108,15 @@ async def test_emits_while_backends_are_terminated_answer_201_or_503_never_500(o
         await asyncio.gather(work, kill_while(work))
         assert set(statuses) <= {201, 503}, statuses
         assert statuses.get(503, 0) > 0, statuses  # the kills hit emits in flight
-        ok = await http.post(
-            "/api/v1/signals", json={"user_id": user, "signal_type": "completion", "workflow_id": "after", "data": {}}
-        )
-        assert ok.status_code == 201  # no poisoned connection left in the pool
+        # A connection killed while idle fails once (503) and is replaced: within the pool's
+        # size (10) of retries an emit succeeds; a reused broken connection would fail forever.
+        for _ in range(11):
+            ok = await http.post(
+                "/api/v1/signals", json={"user_id": user, "signal_type": "completion", "workflow_id": "after", "data": {}}
+            )
+            if ok.status_code != 503:
+                break
+        assert ok.status_code == 201
     assert "Exception in ASGI application" not in api.log()
 
 

@@ -34,6 +34,7 @@ from ..wsprotocol import ABORT, WRITE_FRAME
 log = logging.getLogger(__name__)
 router = APIRouter()
 
+
 def _token_from_handshake(headers: Headers, query: QueryParams) -> tuple[str | None, str | None]:
     """(token, subprotocol to echo). The subprotocol form keeps tokens out of URLs and logs."""
     protocols = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
