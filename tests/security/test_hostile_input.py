@@ -305,7 +305,8 @@ def test_invalid_utf8_frames_log_at_most_one_line_and_no_traceback(hostile_api, 
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
     windows = int((time.monotonic() - started) // 10) + 1  # one line per 10 s at most
     log = hostile_api.log()
-    assert 1 <= log.count("Invalid UTF-8 sequence received from client.") <= windows + 1
+    utf8_lines = [line for line in log.splitlines() if "utf-8" in line.lower()]
+    assert len(utf8_lines) <= windows + 1, utf8_lines  # (any transport: none at all is fine too)
     assert "Traceback" not in log and "UnicodeDecodeError: " not in log
 
 
