@@ -169,7 +169,9 @@ def token(
         typer.echo(mint_service_token(secret, ttl))
         return
     try:
-        uuid.UUID(user)
+        if not user.isascii():  # uuid.UUID would read non-ASCII digits as other digits
+            raise ValueError(user)
+        user = str(uuid.UUID(user))
     except ValueError:
         _fail(f"--user must be a UUID, got {user!r}")
     typer.echo(mint_user_token(secret, user, ttl))

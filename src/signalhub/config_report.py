@@ -7,14 +7,13 @@ default (`default`). Secrets and database passwords are masked.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-from .settings import Settings, variable_name
+from .settings import Settings, setting_sources, variable_name
 
 MASK = "****"
 
@@ -24,14 +23,6 @@ class Entry:
     variable: str
     value: str
     source: str  # "env", ".env" or "default"
-
-
-def _dotenv(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values  # pydantic-settings reads .env with python-dotenv too
-
-    return {k.lower(): v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def mask_url(url: str) -> str:
@@ -58,14 +49,11 @@ def shown(field: str, value: object) -> str:
 
 
 def entries(settings: Settings, *, env_file: Path = Path(".env")) -> list[Entry]:
-    environ = {k.lower(): v for k, v in os.environ.items()}
-    dotenv = _dotenv(env_file)
-    out = []
-    for field in type(settings).model_fields:
-        name = variable_name(field)
-        source = "env" if name.lower() in environ else ".env" if name.lower() in dotenv else "default"
-        out.append(Entry(name, shown(field, getattr(settings, field)), source))
-    return out
+    sources = setting_sources(env_file)
+    return [
+        Entry(variable_name(field), shown(field, getattr(settings, field)), sources[field])
+        for field in type(settings).model_fields
+    ]
 
 
 def render(settings: Settings) -> str:

@@ -173,6 +173,22 @@ def variable_name(field: str) -> str:
     return info.alias or field.upper()
 
 
+def setting_sources(env_file: Path = Path(".env")) -> dict[str, str]:
+    """Where each field's value comes from: "env", ".env" or "default" (the order
+    pydantic-settings applies them in; names compared case-insensitively, as it does)."""
+    environ = {k.lower() for k in os.environ}
+    dotenv: set[str] = set()
+    if env_file.is_file():
+        from dotenv import dotenv_values  # what pydantic-settings reads .env with
+
+        dotenv = {k.lower() for k, v in dotenv_values(env_file).items() if v is not None}
+    sources = {}
+    for field in Settings.model_fields:
+        name = variable_name(field).lower()
+        sources[field] = "env" if name in environ else ".env" if name in dotenv else "default"
+    return sources
+
+
 def explain(error: ValidationError) -> str:
     """One line naming each bad variable, its value and what it should be."""
     parts = []
