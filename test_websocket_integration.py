@@ -70,7 +70,7 @@ def check(condition: bool, message: str) -> None:
 async def run(base: str, document: Path, timeout: float) -> None:
     import httpx
 
-    from signalhub.temporal.starter import describe, follow
+    from signalhub.dev.starter import describe, follow
 
     token = os.environ.get("TOKEN")
     check(bool(token), "no TOKEN: start the stack with `make run` (it writes .data/env) or export TOKEN")

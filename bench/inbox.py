@@ -31,10 +31,10 @@ FROM generate_series(0, $3 - 1) g
 
 
 async def _load(database_url: str, user_rows: int, total_rows: int, loaded: int) -> float:
-    import asyncpg
+    from signalhub.store import connect
 
     started = time.monotonic()
-    conn = await asyncpg.connect(database_url)
+    conn = await connect(database_url)
     try:
         if loaded == 0:
             await conn.execute(_LOAD_USER, MEASURED_USER, user_rows, UNREAD_EVERY, timeout=3600)

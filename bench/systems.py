@@ -156,7 +156,7 @@ def bench_database(server_url: str | None) -> Iterator[str]:
 
     embedded = None
     if not server_url:
-        from signalhub.embedded import embedded_postgres
+        from signalhub.dev.embedded import embedded_postgres
 
         embedded = embedded_postgres(Path(tempfile.mkdtemp(prefix="signalhub-bench-pg-")), cleanup_mode="delete")
         server_url = embedded.get_uri("postgres")

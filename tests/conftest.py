@@ -26,7 +26,7 @@ def server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from signalhub.embedded import embedded_postgres
+    from signalhub.dev.embedded import embedded_postgres
 
     tmp = Path(tempfile.mkdtemp(prefix="signalhub-pg-"))
     server = embedded_postgres(tmp, cleanup_mode="delete")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from signalhub.embedded import embedded_postgres, running_embedded_url
+from signalhub.dev.embedded import embedded_postgres, running_embedded_url
 
 BIN = Path(sys.executable).parent
 

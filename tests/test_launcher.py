@@ -105,7 +105,7 @@ def test_run_prints_commands_that_work_as_printed(stack):
 def test_run_keeps_its_secret_and_demo_user_across_restarts(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    from signalhub.launcher import _read_or_create
+    from signalhub.dev.launcher import _read_or_create
 
     first = _read_or_create(data / "jwt-secret", lambda: "one")
     second = _read_or_create(data / "jwt-secret", lambda: "two")

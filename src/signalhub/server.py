@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 import uvicorn
@@ -103,8 +102,8 @@ def serve(
         log_level=log_level,
         # See docs/performance.md: which implementation, and why per-message deflate is off
         # by default (a zlib context per socket costs more memory and CPU than small JSON saves).
-        ws=_ws_protocol(os.environ.get("SIGNALHUB_WS_IMPL", "signalhub")),
-        ws_per_message_deflate=os.environ.get("SIGNALHUB_WS_DEFLATE", "false").lower() in ("1", "true", "yes"),
+        ws=_ws_protocol(settings.ws_impl),
+        ws_per_message_deflate=settings.ws_deflate,
         ws_max_size=settings.max_inbound_message_bytes,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,

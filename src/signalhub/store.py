@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from .faults import GuardedConnection, connect_or_unavailable
+from .settings import DEFAULT_DB_SCHEMA
 from .signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, NewSignal, Signal, dumps, servable_data
 
 # NOTIFY payloads must stay under 8000 bytes; bigger signals are announced by seq only.
@@ -147,9 +148,51 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=dumps, decoder=_decode_jsonb, schema="pg_catalog")
 
 
-async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """The pool every signalhub query runs on; connection failures come out as
-    `faults.Unavailable` and a broken connection is never reused (faults.py)."""
+def connection_options(schema: str = DEFAULT_DB_SCHEMA, *, prepared_statements: bool = True) -> dict[str, Any]:
+    """asyncpg connect options every signalhub connection uses.
+
+    search_path is signalhub's schema alone, set as a start-up parameter (so it
+    holds before the first statement and for the whole session): the SQL stays
+    unqualified and can never resolve to a host application's table of the
+    same name. Without prepared statements (`statement_cache_size=0`) the
+    connection works through a transaction pooler (Supavisor, PgBouncer).
+    """
+    options: dict[str, Any] = {"server_settings": {"search_path": schema}}
+    if not prepared_statements:
+        options["statement_cache_size"] = 0
+    return options
+
+
+def libpq_options(schema: str = DEFAULT_DB_SCHEMA) -> str:
+    """PGOPTIONS for psql and other libpq tools: signalhub's schema first, then public
+    (an interactive session may still want the host's own tables)."""
+    return f"-c search_path={schema},public"
+
+
+def settings_options(settings: Any) -> dict[str, Any]:
+    """`connection_options` for a `Settings` (schema and prepared statements)."""
+    return connection_options(settings.db_schema, prepared_statements=settings.db_prepared_statements)
+
+
+async def connect(
+    database_url: str, *, schema: str = DEFAULT_DB_SCHEMA, prepared_statements: bool = True
+) -> asyncpg.Connection:
+    """One connection whose search_path is signalhub's schema (see `connection_options`)."""
+    return await asyncpg.connect(
+        database_url, **connection_options(schema, prepared_statements=prepared_statements)
+    )
+
+
+async def create_pool(
+    database_url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    schema: str = DEFAULT_DB_SCHEMA,
+    prepared_statements: bool = True,
+) -> asyncpg.Pool:
+    """The pool every signalhub query runs on, with signalhub's search_path; connection
+    failures come out as `faults.Unavailable` and a broken connection is never reused (faults.py)."""
     return await asyncpg.create_pool(
         database_url,
         min_size=min_size,
@@ -157,6 +200,7 @@ async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 1
         init=_init_connection,
         connection_class=GuardedConnection,
         connect=connect_or_unavailable,
+        **connection_options(schema, prepared_statements=prepared_statements),
     )
 
 

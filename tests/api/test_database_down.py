@@ -11,7 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from signalhub.embedded import embedded_postgres
+from signalhub.dev.embedded import embedded_postgres
 from signalhub.migrations import upgrade_to_head
 from tests.support import ApiProcess, async_wait_until, collect_signals, connect, emit_in_subprocess, recv_json
 

@@ -12,11 +12,11 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 
-import asyncpg
 import pytest
 
 from signalhub.broker import Broker, create_broker
 from signalhub.store import broker_message
+from signalhub.store import connect as connect_db
 from tests.support import async_wait_until, free_port
 
 KINDS = ["memory", "postgres", "redis", "nats"]
@@ -125,7 +125,7 @@ async def test_connect_raises_when_the_broker_cannot_be_reached(kind, database_u
 
 async def _terminate_listeners(database_url: str) -> int:
     """Kill the LISTEN backends on this database (what a PostgreSQL restart does to them)."""
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         return len(
             await conn.fetch(

@@ -138,7 +138,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(chromium: Path, built_page: Path, database_url: str, artifacts: Path) -> Iterator[Stack]:
-    from signalhub.embedded import temporal_dev_server
+    from signalhub.dev.embedded import temporal_dev_server
     from tests.temporal.conftest import WorkerProcess
 
     data_dir = Path(tempfile.mkdtemp(prefix="signalhub-browser-"))

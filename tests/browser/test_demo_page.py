@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from signalhub.auth import mint_user_token
+from signalhub.store import libpq_options
 from tests.support import SECRET, ApiProcess, emit_in_subprocess, free_port
 
 pytestmark = pytest.mark.browser
@@ -69,7 +70,7 @@ def shown_signals(card) -> list[tuple[int, str]]:
 
 
 def stored_seqs(stack, workflow_id: str) -> list[int]:
-    with psycopg.connect(stack.database_url) as conn:
+    with psycopg.connect(stack.database_url, options=libpq_options()) as conn:
         rows = conn.execute(
             "SELECT seq FROM workflow_signals WHERE workflow_id = %s ORDER BY seq", (workflow_id,)
         ).fetchall()

@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from signalhub.store import connect as connect_db
 from tests.support import ApiProcess, base_env
 
 EMITTER = Path(__file__).resolve().parent / "emitter.py"
@@ -142,7 +142,7 @@ class Emitter:
 
 
 async def stored(database_url: str, user: uuid.UUID) -> list[tuple[int, str]]:
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         rows = await conn.fetch("SELECT seq, id FROM workflow_signals WHERE user_id = $1 ORDER BY seq", user)
     finally:

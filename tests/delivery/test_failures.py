@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import asyncpg
 import pytest
 
+from signalhub.store import connect as connect_db
 from tests.delivery.harness import (
     Emitter,
     StreamClient,
@@ -70,7 +70,7 @@ async def test_client_resumes_on_another_instance_after_its_instance_is_killed(
 
 
 async def _terminate_listen_backends(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         rows = await conn.fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

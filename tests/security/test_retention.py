@@ -11,12 +11,12 @@ import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
-import asyncpg
 import pytest
 
 from signalhub import retention
 from signalhub.migrations import scratch_database
 from signalhub.store import create_pool
+from signalhub.store import connect as connect_db
 from tests.support import BIN, base_env
 
 INSERT = """
@@ -78,7 +78,7 @@ async def test_max_batches_bounds_one_round(pool):
 async def test_rows_locked_by_another_transaction_are_skipped_not_waited_for(pool, own_database_url):
     user = uuid.uuid4()
     await add(pool, user, 5, age_days=100)
-    other = await asyncpg.connect(own_database_url)
+    other = await connect_db(own_database_url)
     try:
         async with other.transaction():
             # Someone is marking the oldest row read right now.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from signalhub.embedded import temporal_dev_server
+from signalhub.dev.embedded import temporal_dev_server
 from tests.support import BIN, ROOT, ApiProcess, base_env, free_port
 
 LIFECYCLE_TEST_WORKFLOWS = "tests.temporal.example_workflows"

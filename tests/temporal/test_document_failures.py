@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from signalhub.store import connect as connect_db
 from tests.support import connect
 from tests.temporal.helpers import inbox, no_more_signals, result_of, signals_until_final, start_document
 
@@ -46,7 +46,7 @@ async def test_unprocessable_file_sends_an_error_signal_and_fails_the_workflow(
     await ws.close()
     assert [s["signal_type"] for s in await inbox(api, token(user_id), workflow_id)] == ["status_update", "progress", "error"]
 
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         chunks = await conn.fetchval("SELECT count(*) FROM document_chunks WHERE document_id = $1", document_id)
     finally:

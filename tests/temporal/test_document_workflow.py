@@ -3,10 +3,10 @@ worker process, PostgreSQL and the user's WebSocket."""
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 
 from signalhub.documents import SAMPLE_DOCUMENT, chunk_text, extract_text
+from signalhub.store import connect as connect_db
 from tests.documents.samples import PDF_PAGES, make_pdf
 from tests.support import collect_signals, connect
 from tests.temporal.helpers import inbox, no_more_signals, result_of, signals_until_final, start_document
@@ -66,7 +66,7 @@ async def test_user_receives_status_then_rising_progress_then_completion_once_ea
         (s["id"], s["seq"], s["signal_type"], s["data"]) for s in signals
     ]
 
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         chunks = await conn.fetch(
             "SELECT content, embedding FROM document_chunks WHERE document_id = $1 ORDER BY chunk_index", document_id

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client
 
 from signalhub.documents import SAMPLE_DOCUMENT
-from signalhub.embedded import temporal_dev_server
+from signalhub.dev.embedded import temporal_dev_server
 from tests.support import ROOT, SECRET, ApiProcess, BIN, base_env, connect, free_port
 from tests.temporal.helpers import signals_until_final
 

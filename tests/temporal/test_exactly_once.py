@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
 
+from signalhub.store import connect as connect_db
 from tests.support import connect
 from tests.temporal.conftest import WorkerProcess
 from tests.temporal.helpers import inbox, no_more_signals, result_of, signals_until_final, start_document
@@ -62,7 +62,7 @@ async def test_signal_stored_before_a_forced_failure_is_delivered_and_kept_once(
     assert await no_more_signals(ws, 1.5)
     await ws.close()
 
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         rows = await conn.fetch(
             "SELECT id, idempotency_key FROM workflow_signals WHERE workflow_id = $1 ORDER BY seq", workflow_id

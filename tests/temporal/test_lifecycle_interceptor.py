@@ -3,10 +3,10 @@ carries a user id, with no signal code in the workflow (worker runs SIGNALHUB_LI
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from signalhub.store import connect as connect_db
 from tests.support import connect
 from tests.temporal.example_workflows import Greeting, GreetingWorkflow, PlainWorkflow
 from tests.temporal.helpers import no_more_signals, result_of, signals_until_final
@@ -64,7 +64,7 @@ async def test_user_id_may_come_from_the_memo(worker, temporal_client, api, toke
 async def test_workflow_without_a_user_id_sends_nothing(worker, temporal_client, workflow_id, database_url):
     handle = await temporal_client.start_workflow(PlainWorkflow.run, "anon", id=workflow_id, task_queue="signalhub")
     assert await result_of(handle) == "ANON"
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         count = await conn.fetchval("SELECT count(*) FROM workflow_signals WHERE workflow_id = $1", workflow_id)
     finally:

@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-import asyncpg
 import pytest
 
+from signalhub.store import connect as connect_db
 from tests.support import async_wait_until
 from tests.temporal.conftest import WorkerProcess
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.temporal
 async def test_worker_deletes_signals_past_retention_and_stops_cleanly_on_sigterm(
     database_url, temporal_server, artifacts, user_id
 ):
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         old, fresh = uuid.uuid4(), uuid.uuid4()
         for signal_id, seq, age in ((old, 1, timedelta(days=40)), (fresh, 2, timedelta(days=1))):

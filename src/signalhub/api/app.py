@@ -13,11 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from .._extras import documents_installed
 from ..auth import TokenVerifier
 from ..hub import Hub
 from ..runtime import open_runtime
 from ..settings import Settings, get_settings
-from .. import metrics
+from .. import __version__, metrics
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
 from . import admin, dev, documents, errors, inbox, ws
 
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="signalhub",
         summary="Live, persisted signals from Temporal workflows to their users.",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -69,8 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(inbox.router)
     app.include_router(admin.router)
-    app.include_router(documents.router)
-    if dev.dev_login_enabled():
+    if documents_installed():  # the reference application's upload route: the `documents` extra
+        app.include_router(documents.router)
+    if dev.dev_login_enabled(settings):
         app.include_router(dev.router)
     if settings.websocket_enabled:
         app.include_router(ws.router)

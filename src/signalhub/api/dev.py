@@ -9,7 +9,6 @@ the same user `signalhub run` prints and writes to `.data/env`.
 from __future__ import annotations
 
 import ipaddress
-import os
 import uuid
 from pathlib import Path
 
@@ -17,17 +16,15 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from ..auth import mint_user_token
-from ..parsing import ascii_digits
 
 router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
 
-TOKEN_TTL_SECONDS = 3600
-# Shorter lifetimes let tests watch the page renew its token (close 4401, then a new session).
-TTL_ENV = "SIGNALHUB_DEV_TOKEN_TTL"
+# The lifetime is SIGNALHUB_DEV_TOKEN_TTL (default 3600 s): shorter ones let tests watch
+# the page renew its token (close 4401, then a new session).
 
 
-def dev_login_enabled() -> bool:
-    return os.environ.get("SIGNALHUB_DEV_LOGIN", "").strip().lower() in {"1", "true", "yes"}
+def dev_login_enabled(settings) -> bool:
+    return bool(settings.dev_login)
 
 
 def demo_user_id(data_dir: Path) -> uuid.UUID:
@@ -41,9 +38,8 @@ def demo_user_id(data_dir: Path) -> uuid.UUID:
     return user
 
 
-def token_ttl() -> int:
-    value = os.environ.get(TTL_ENV, "")
-    return max(5, int(value)) if ascii_digits(value, max_length=9) else TOKEN_TTL_SECONDS
+def token_ttl(settings) -> int:
+    return settings.dev_token_ttl
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -66,6 +62,6 @@ async def dev_session(request: Request) -> dict:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="dev sign-in answers only this machine")
     settings = request.app.state.settings
     user = demo_user_id(settings.data_dir)
-    ttl = token_ttl()
+    ttl = token_ttl(settings)
     token = mint_user_token(settings.jwt_secret(), user, ttl_seconds=ttl)
     return {"user_id": user, "token": token, "expires_in": ttl}

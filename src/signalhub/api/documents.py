@@ -96,7 +96,7 @@ async def _temporal_client(request: Request):
     if getattr(state, "temporal_client", None) is not None:
         return state.temporal_client
     settings = state.settings
-    address = settings.temporal_address or "127.0.0.1:7233"
+    address = settings.temporal_address
     if getattr(state, "temporal_lock", None) is None:
         state.temporal_lock = asyncio.Lock()
     async with state.temporal_lock:

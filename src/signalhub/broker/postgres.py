@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import asyncpg
 
@@ -21,8 +22,18 @@ log = logging.getLogger(__name__)
 class PostgresBroker(Broker):
     transactional_channel = CHANNEL
 
-    def __init__(self, database_url: str, *, max_backoff: float = 5.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        listen_url: str | None = None,
+        connect_options: dict[str, Any] | None = None,
+        max_backoff: float = 5.0,
+    ) -> None:
         self._url = database_url
+        # LISTEN needs a session of its own: behind a transaction pooler, a direct/session URL.
+        self._listen_url = listen_url or database_url
+        self._options = connect_options or {}
         self._max_backoff = max_backoff
         self._publisher: asyncpg.Connection | None = None
         self._publish_lock = asyncio.Lock()
@@ -30,7 +41,7 @@ class PostgresBroker(Broker):
         self._closing = False
 
     async def connect(self) -> None:
-        self._publisher = await asyncpg.connect(self._url)
+        self._publisher = await asyncpg.connect(self._url, **self._options)
 
     async def close(self) -> None:
         self._closing = True
@@ -45,7 +56,7 @@ class PostgresBroker(Broker):
     async def publish(self, message: str) -> None:
         async with self._publish_lock:
             if self._publisher is None or self._publisher.is_closed():
-                self._publisher = await asyncpg.connect(self._url)
+                self._publisher = await asyncpg.connect(self._url, **self._options)
             await self._publisher.execute("SELECT pg_notify($1, $2)", CHANNEL, message)
 
     async def subscribe(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
@@ -58,7 +69,7 @@ class PostgresBroker(Broker):
         while not self._closing:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._url)
+                conn = await asyncpg.connect(self._listen_url, **self._options)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c: lost.set())
                 await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, payload: on_message(payload))

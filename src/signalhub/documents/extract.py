@@ -112,6 +112,9 @@ def _plain_text(raw: bytes) -> str:
 def _pdf_text(raw: bytes) -> tuple[str, int]:
     import io
 
+    from .._extras import require
+
+    require("pypdf", "documents", "Extracting PDF text")
     from pypdf import PdfReader
 
     if not raw.lstrip()[:5] == b"%PDF-":

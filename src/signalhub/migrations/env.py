@@ -1,28 +1,30 @@
-"""Alembic environment: plain SQL migrations over psycopg 3, no ORM models."""
+"""Alembic environment: plain SQL migrations over psycopg 3, no ORM models.
+
+Everything runs inside signalhub's own schema: the connection's search_path is
+that schema alone (so the unqualified SQL of `sql/` creates only there), and
+the version table is `<schema>.alembic_version`, apart from any host
+application's `public.alembic_version`.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool, text
-from sqlalchemy.engine import make_url
 
-# Any number identifies our lock; two processes starting at once migrate one after the other.
-MIGRATION_LOCK_ID = 0x5167_6E61_6C68_7562 & 0x7FFF_FFFF_FFFF_FFFF
-
-
-def _sqlalchemy_url(database_url: str) -> str:
-    url = make_url(database_url)
-    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+from signalhub.migrations import MIGRATION_LOCK_ID, ensure_schema, sqlalchemy_url
 
 
 def run_migrations_online() -> None:
     database_url = context.config.attributes["database_url"]
-    engine = create_engine(_sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    schema = context.config.attributes["schema"]
+    engine = create_engine(sqlalchemy_url(database_url, schema), poolclass=pool.NullPool)
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         connection.commit()
         try:
-            context.configure(connection=connection, target_metadata=None)
+            ensure_schema(connection, schema)
+            connection.commit()
+            context.configure(connection=connection, target_metadata=None, version_table_schema=schema)
             with context.begin_transaction():
                 context.run_migrations()
             connection.commit()

@@ -43,15 +43,17 @@ class ActivityContext:
 
 
 _context: ActivityContext | None = None
+_fail_after_store = ""  # SIGNALHUB_TEST_FAIL_AFTER_STORE, set by install()
 
 
 def install(runtime: Any, embedder: Embedder | None = None) -> ActivityContext:
     """Give this process's activities their signal service, database and embedder."""
-    global _context
+    global _context, _fail_after_store
+    _fail_after_store = runtime.settings.test_fail_after_store
     _context = ActivityContext(
         service=runtime.service,
         documents=DocumentStore(runtime.store.pool),
-        embedder=embedder or load_embedder(os.environ.get("SIGNALHUB_EMBEDDER")),
+        embedder=embedder or load_embedder(runtime.settings.embedder),
     )
     return _context
 
@@ -74,7 +76,7 @@ def idempotency_key() -> str | None:
 
 
 def _fail_after_store_if_asked() -> None:
-    names = {n.strip() for n in os.environ.get(FAIL_AFTER_STORE_ENV, "").split(",") if n.strip()}
+    names = {n.strip() for n in _fail_after_store.split(",") if n.strip()}
     if not names or not activity.in_activity():
         return
     info = activity.info()

@@ -25,7 +25,6 @@ import importlib
 import inspect
 import logging
 import logging.config
-import os
 import signal
 from datetime import timedelta
 
@@ -35,25 +34,18 @@ from temporalio.worker import Interceptor, Worker
 from ..logs import log_config
 from ..retention import run_periodically as run_retention
 from ..runtime import open_runtime
-from ..settings import Settings
+from ..settings import DEFAULT_TEMPORAL_ADDRESS, Settings
 from . import activities
 from .interceptors import LifecycleSignalsInterceptor
 from .workflows import DocumentProcessingWorkflow
 
 log = logging.getLogger("signalhub.worker")
 
-DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
-LIFECYCLE_ENV = "SIGNALHUB_LIFECYCLE_SIGNALS"
-IMPORTS_ENV = "SIGNALHUB_WORKER_IMPORTS"
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
 def temporal_address(settings: Settings) -> str:
     return settings.temporal_address or DEFAULT_TEMPORAL_ADDRESS
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
@@ -116,9 +108,9 @@ def build_worker(
 
 async def main(settings: Settings, *, lifecycle_signals: bool | None = None) -> None:
     """Run the worker until SIGTERM/SIGINT."""
-    logging.config.dictConfig(log_config(os.environ.get("LOG_LEVEL", "info").upper()))
+    logging.config.dictConfig(log_config(settings.log_level.upper()))
     if lifecycle_signals is None:
-        lifecycle_signals = _truthy(os.environ.get(LIFECYCLE_ENV))
+        lifecycle_signals = settings.lifecycle_signals
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -128,7 +120,7 @@ async def main(settings: Settings, *, lifecycle_signals: bool | None = None) -> 
         activities.install(runtime)
         client = await connect(settings)
         worker = build_worker(
-            client, settings, lifecycle_signals=lifecycle_signals, imports=os.environ.get(IMPORTS_ENV)
+            client, settings, lifecycle_signals=lifecycle_signals, imports=settings.worker_imports
         )
         retention = asyncio.create_task(run_retention(runtime.store, settings), name="retention")
         try:

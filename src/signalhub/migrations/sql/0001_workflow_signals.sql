@@ -1,7 +1,9 @@
 -- workflow_signals: every signal a workflow sent to a user (the inbox).
 -- Idempotent: safe to apply twice (psql -f, then `signalhub migrate`).
 
--- Supabase has these roles and auth.uid(); plain PostgreSQL gets compatible ones.
+-- Roles: Supabase has `authenticated` and `service_role` (and `anon`, which gets
+-- nothing here); plain PostgreSQL gets NOLOGIN roles of the same names, created
+-- only when missing (roles are cluster-wide; an existing one is never altered).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
@@ -15,26 +17,12 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN
 END
 $$;
 
-CREATE SCHEMA IF NOT EXISTS auth;
-
+-- signalhub's own schema (whatever it is named: the one this runs in).
 DO $$
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'auth' AND p.proname = 'uid'
-    ) THEN
-        -- Same contract as Supabase's auth.uid(): the `sub` claim of the request's JWT.
-        CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $fn$
-            SELECT coalesce(
-                nullif(current_setting('request.jwt.claim.sub', true), ''),
-                nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'
-            )::uuid
-        $fn$;
-    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO authenticated, service_role', current_schema());
 END
 $$;
-
-GRANT USAGE ON SCHEMA auth TO authenticated, service_role;
 
 CREATE TABLE IF NOT EXISTS workflow_signals (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -71,13 +59,22 @@ CREATE INDEX IF NOT EXISTS idx_workflow_signals_user_created ON workflow_signals
 ALTER TABLE workflow_signals ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workflow_signal_seqs ENABLE ROW LEVEL SECURITY;
 
-DROP POLICY IF EXISTS "Users can view own signals" ON workflow_signals;
-CREATE POLICY "Users can view own signals" ON workflow_signals
-    FOR SELECT TO authenticated USING (user_id = auth.uid());
+-- The request's user: Supabase's auth.uid() where it exists; elsewhere the same
+-- claims it reads (PostgREST's `request.jwt.claims`, or the older single claim).
+DO $$
+DECLARE
+    uid text := CASE WHEN to_regprocedure('auth.uid()') IS NOT NULL THEN '(SELECT auth.uid())'
+        ELSE $e$(SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid)$e$ END;
+BEGIN
+    DROP POLICY IF EXISTS "Users can view own signals" ON workflow_signals;
+    EXECUTE format('CREATE POLICY "Users can view own signals" ON workflow_signals
+        FOR SELECT TO authenticated USING (user_id = %s)', uid);
 
-DROP POLICY IF EXISTS "Users can update own signals" ON workflow_signals;
-CREATE POLICY "Users can update own signals" ON workflow_signals
-    FOR UPDATE TO authenticated USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+    DROP POLICY IF EXISTS "Users can update own signals" ON workflow_signals;
+    EXECUTE format('CREATE POLICY "Users can update own signals" ON workflow_signals
+        FOR UPDATE TO authenticated USING (user_id = %1$s) WITH CHECK (user_id = %1$s)', uid);
+END
+$$;
 
 DROP POLICY IF EXISTS "Service role can insert signals" ON workflow_signals;
 CREATE POLICY "Service role can insert signals" ON workflow_signals
@@ -94,3 +91,12 @@ CREATE POLICY "Service role manages seqs" ON workflow_signal_seqs
 GRANT SELECT, UPDATE (read, read_at, updated_at) ON workflow_signals TO authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON workflow_signals TO service_role;
 GRANT SELECT, INSERT, UPDATE ON workflow_signal_seqs TO service_role;
+
+-- Supabase's `anon` (requests without a signed-in user) reads nothing of signalhub's.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+        REVOKE ALL ON workflow_signals, workflow_signal_seqs FROM anon;
+    END IF;
+END
+$$;

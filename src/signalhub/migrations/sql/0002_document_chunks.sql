@@ -39,15 +39,22 @@ CREATE INDEX IF NOT EXISTS idx_documents_user_created ON documents (user_id, cre
 ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
 ALTER TABLE document_chunks ENABLE ROW LEVEL SECURITY;
 
-DROP POLICY IF EXISTS "Users can view own documents" ON documents;
-CREATE POLICY "Users can view own documents" ON documents
-    FOR SELECT TO authenticated USING (user_id = auth.uid());
+-- The request's user as in 0001: auth.uid() where it exists, else the same claims.
+DO $$
+DECLARE
+    uid text := CASE WHEN to_regprocedure('auth.uid()') IS NOT NULL THEN '(SELECT auth.uid())'
+        ELSE $e$(SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid)$e$ END;
+BEGIN
+    DROP POLICY IF EXISTS "Users can view own documents" ON documents;
+    EXECUTE format('CREATE POLICY "Users can view own documents" ON documents
+        FOR SELECT TO authenticated USING (user_id = %s)', uid);
 
-DROP POLICY IF EXISTS "Users can view own document chunks" ON document_chunks;
-CREATE POLICY "Users can view own document chunks" ON document_chunks
-    FOR SELECT TO authenticated USING (
-        EXISTS (SELECT 1 FROM documents d WHERE d.id = document_id AND d.user_id = auth.uid())
-    );
+    DROP POLICY IF EXISTS "Users can view own document chunks" ON document_chunks;
+    EXECUTE format('CREATE POLICY "Users can view own document chunks" ON document_chunks
+        FOR SELECT TO authenticated USING (
+            EXISTS (SELECT 1 FROM documents d WHERE d.id = document_id AND d.user_id = %s))', uid);
+END
+$$;
 
 DROP POLICY IF EXISTS "Service role manages documents" ON documents;
 CREATE POLICY "Service role manages documents" ON documents
@@ -59,3 +66,11 @@ CREATE POLICY "Service role manages document chunks" ON document_chunks
 
 GRANT SELECT ON documents, document_chunks TO authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON documents, document_chunks TO service_role;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+        REVOKE ALL ON documents, document_chunks FROM anon;
+    END IF;
+END
+$$;

@@ -1,21 +1,21 @@
 """workflow_signals table, per-user seq, idempotency key, row-level security
 
 Revision ID: 0001
-Revises:
+Revises: 0000
 """
 
 from alembic import op
 
-from signalhub.migrations import read_sql
+from signalhub.migrations import apply_sql
 
 revision = "0001"
-down_revision = None
+down_revision = "0000"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.get_bind().exec_driver_sql(read_sql("0001_workflow_signals.sql"))
+    apply_sql("0001_workflow_signals.sql")
 
 
 def downgrade() -> None:

@@ -6,7 +6,7 @@ Revises: 0001
 
 from alembic import op
 
-from signalhub.migrations import read_sql
+from signalhub.migrations import apply_sql
 
 revision = "0002"
 down_revision = "0001"
@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.get_bind().exec_driver_sql(read_sql("0002_document_chunks.sql"))
+    apply_sql("0002_document_chunks.sql")
 
 
 def downgrade() -> None:

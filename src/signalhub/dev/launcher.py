@@ -20,10 +20,11 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from .auth import mint_service_token, mint_user_token
-from .settings import Settings
+from ..auth import mint_service_token, mint_user_token
+from ..settings import DEFAULT_TEMPORAL_ADDRESS, Settings
+from ..store import libpq_options
 
-TEMPORAL_PORT = 7233
+TEMPORAL_PORT = int(DEFAULT_TEMPORAL_ADDRESS.rsplit(":", 1)[1])
 TEMPORAL_UI_PORT = 8233
 
 
@@ -98,9 +99,9 @@ def run_stack(settings: Settings, *, port: int, with_temporal: bool) -> int:
         pg_handle = embedded_postgres(data_dir)
         database_url = pg_handle.get_uri("postgres")
 
-    from .migrations import upgrade_to_head
+    from ..migrations import upgrade_to_head
 
-    upgrade_to_head(database_url)
+    upgrade_to_head(database_url, settings.db_schema)
 
     env = dict(os.environ)
     env.update(
@@ -109,14 +110,16 @@ def run_stack(settings: Settings, *, port: int, with_temporal: bool) -> int:
         SIGNALHUB_DATA_DIR=str(data_dir),
         PYTHONUNBUFFERED="1",
     )
-    env.setdefault("SIGNALHUB_DEV_LOGIN", "true")  # the demo page's one-click sign-in (api/dev.py)
+    if "dev_login" not in settings.model_fields_set:  # unless configured: the demo page's one-click sign-in
+        env["SIGNALHUB_DEV_LOGIN"] = "true"
     # The page is served by this API: its origin must pass the WebSocket Origin check on any --port.
     env["WEBSOCKET_CORS_ORIGINS"] = f"{settings.websocket_cors_origins},http://127.0.0.1:{port},http://localhost:{port}"
     procs: list[subprocess.Popen] = []
-    temporal_address = settings.temporal_address
+    temporal_address = settings.temporal_address if with_temporal else None
     try:
         if with_temporal:
-            if not temporal_address:
+            # The default address: join the dev server already there, else start one.
+            if temporal_address == DEFAULT_TEMPORAL_ADDRESS:
                 if _port_open("127.0.0.1", TEMPORAL_PORT):
                     print(f"using the Temporal server already on 127.0.0.1:{TEMPORAL_PORT}", flush=True)
                 else:
@@ -141,7 +144,9 @@ def run_stack(settings: Settings, *, port: int, with_temporal: bool) -> int:
 
     user_token = mint_user_token(secret, demo_user, ttl_seconds=7 * 24 * 3600)
     service_token = mint_service_token(secret, ttl_seconds=7 * 24 * 3600)
-    env_file = _write_env_file(data_dir, base, port, demo_user, user_token, service_token, database_url, temporal_address)
+    env_file = _write_env_file(
+        data_dir, base, demo_user, user_token, service_token, database_url, temporal_address, settings.db_schema
+    )
     _banner(base, port, demo_user, env_file, temporal_address, with_temporal, logs)
 
     stop = {"now": False}
@@ -196,7 +201,7 @@ def _pg_env(database_url: str) -> dict[str, str]:
     return out
 
 
-def _write_env_file(data_dir, base, port, user, user_token, service_token, database_url, temporal) -> Path:
+def _write_env_file(data_dir, base, user, user_token, service_token, database_url, temporal, schema) -> Path:
     values = {
         "SIGNALHUB_URL": base,
         "SIGNALHUB_WS_URL": base.replace("http", "ws", 1) + "/ws",
@@ -205,6 +210,8 @@ def _write_env_file(data_dir, base, port, user, user_token, service_token, datab
         "SERVICE_TOKEN": service_token,
         "DATABASE_URL": database_url,
         **_pg_env(database_url),
+        # psql's search_path: signalhub's schema first, so `SELECT … FROM workflow_signals` works.
+        "PGOPTIONS": libpq_options(schema),
     }
     if temporal:
         values["TEMPORAL_ADDRESS"] = temporal

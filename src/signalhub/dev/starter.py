@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowFailureError
 from ..auth import mint_user_token
 from ..documents import SAMPLE_DOCUMENT
 from ..settings import Settings
-from .workflows import DocumentProcessingWorkflow
+from ..temporal.workflows import DocumentProcessingWorkflow
 
 FINAL_TYPES = {"completion", "error"}
 
@@ -43,7 +43,7 @@ def _from_data_dir(settings: Settings, name: str) -> str | None:
 
 
 def resolve_user(settings: Settings, user: str | None) -> str:
-    user = user or os.environ.get("USER_ID") or _from_data_dir(settings, "demo-user")
+    user = user or settings.user_id or _from_data_dir(settings, "demo-user")
     if not user:
         raise SystemExit("error: no user: pass --user UUID or set USER_ID (`source .data/env`)")
     try:
@@ -53,8 +53,8 @@ def resolve_user(settings: Settings, user: str | None) -> str:
 
 
 def resolve_token(settings: Settings, user: str) -> str:
-    token = os.environ.get("TOKEN")
-    if token and os.environ.get("USER_ID", user) == user:
+    token = settings.token.get_secret_value() if settings.token else None
+    if token and (settings.user_id or user) == user:
         return token
     secret = (
         settings.supabase_jwt_secret.get_secret_value() if settings.supabase_jwt_secret else None
@@ -65,7 +65,7 @@ def resolve_token(settings: Settings, user: str) -> str:
 
 
 def api_url(settings: Settings) -> str:
-    return os.environ.get("SIGNALHUB_URL", f"http://127.0.0.1:{settings.port}").rstrip("/")
+    return (settings.signalhub_url or f"http://127.0.0.1:{settings.port}").rstrip("/")
 
 
 def describe(signal: dict[str, Any]) -> str:
@@ -155,7 +155,7 @@ async def demo(settings: Settings, file: Path | None, user: str | None) -> None:
 
 
 async def _demo(settings: Settings, file: Path | None, user: str | None) -> int:
-    from .worker import connect
+    from ..temporal.worker import connect
 
     file = (file or SAMPLE_DOCUMENT).resolve()
     user = resolve_user(settings, user)
@@ -194,7 +194,7 @@ async def _demo(settings: Settings, file: Path | None, user: str | None) -> int:
 
 
 def temporal_is_local(settings: Settings) -> bool:
-    return (settings.temporal_address or "127.0.0.1:7233") in {"127.0.0.1:7233", "localhost:7233"}
+    return settings.temporal_address in {"127.0.0.1:7233", "localhost:7233"}
 
 
 async def _settle(follower: asyncio.Task) -> None:
