@@ -1,0 +1,1 @@
+"""Development tooling: starting signalhub and its servers on one machine."""
