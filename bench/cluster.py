@@ -90,21 +90,56 @@ def _measure(cluster, followers: Followers, sizes: ClusterSizes, url: str) -> di
 
     users = new_users(sizes.sockets // sizes.sockets_per_user)
     sockets = [(u, mint_user_token(SECRET, u, ttl_seconds=7200)) for u in users for _ in range(sizes.sockets_per_user)]
+    bystander = cluster.start_api_outside("bystander")
+    rss0, cpu0 = _usage(cluster)
+    idle_from, idle_cpu = time.monotonic(), _cpu_seconds(bystander.proc.pid)
     t0 = time.monotonic()
     opened = followers.connect(cluster.haproxy.port, sockets)
     connect_seconds = time.monotonic() - t0
+    time.sleep(1)  # let the last handshakes settle before reading memory
+    rss1, cpu1 = _usage(cluster)
     spread = {s.name: s.sessions for s in cluster.haproxy.servers()}
     print(f"  {opened['ok']:,} sockets in {connect_seconds:.1f}s, spread {spread}", flush=True)
+    per_socket = {name: {"rss_kb": (rss1[name] - rss0[name]) / 1024 / (spread.get(name) or opened["ok"]),
+                         "cpu_ms": (cpu1[name] - cpu0[name]) * 1000 / (spread.get(name) or opened["ok"])}
+                  for name in rss1}
 
+    # The bystander's CPU while no signal flows (timers, pings to nobody): subtracted below.
+    idle_rate = (_cpu_seconds(bystander.proc.pid) - idle_cpu) / (time.monotonic() - idle_from)
+    bystander_cpu0, phases_from = _cpu_seconds(bystander.proc.pid), time.monotonic()
     kill = _phase(cluster, followers, sizes, url, users, "kill", lambda: cluster.kill_api(0))
     before = kill["totals"]
     broker = _phase(cluster, followers, sizes, url, users, "broker restart", cluster.restart_broker)
     for key in ("lost", "duplicates", "out_of_order"):  # the second phase's own share
         broker[key] = broker["totals"][key] - before[key]
+    bystander_cpu = (_cpu_seconds(bystander.proc.pid) - bystander_cpu0) - idle_rate * (time.monotonic() - phases_from)
+    # Every instance hears every signal; one without sockets shows what that alone costs.
+    bystander_us = bystander_cpu * 1e6 / max(1, broker["stored"])
     broker["stored"] -= kill["stored"]
     broker["expected_deliveries"] -= kill["expected_deliveries"]
-    return {"sockets": opened, "connect_seconds": connect_seconds, "spread": spread, "kill": kill,
+    return {"sockets": opened, "connect_seconds": connect_seconds, "spread": spread, "per_socket": per_socket,
+            "rss_mb": {name: rss / 2**20 for name, rss in rss1.items()},
+            "bystander_cpu_us_per_signal": bystander_us, "kill": kill,
             "broker_restart": broker}
+
+
+def _cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def _usage(cluster) -> tuple[dict[str, int], dict[str, float]]:
+    """RSS (bytes) and CPU seconds of each API instance and of HAProxy."""
+    import psutil
+
+    procs = {a.name: a.proc.pid for a in cluster.apis} | {"haproxy": cluster.haproxy.proc.pid}
+    rss, cpu = {}, {}
+    for name, pid in procs.items():
+        rss[name] = psutil.Process(pid).memory_info().rss
+        cpu[name] = _cpu_seconds(pid)
+    return rss, cpu
 
 
 class _Sampler(threading.Thread):

@@ -36,6 +36,13 @@ def write_cluster_report(results: dict, out: Path, *, plots: bool = True) -> Non
         "",
         f"Spread by the balancer: {spread}.",
         "",
+        "While the sockets were opened (an idle socket each; the balancer's share is per socket it proxies):",
+        "",
+        "| process | RSS after | RSS growth per socket | CPU per handshake |",
+        "|---|---|---|---|",
+        *(f"| {name} | {results['rss_mb'][name]:.0f} MB | {usage['rss_kb']:.1f} KB | {usage['cpu_ms']:.2f} ms |"
+          for name, usage in results["per_socket"].items()),
+        "",
         "| phase | signals stored | deliveries expected | lost | duplicated | out of order | sockets cut off | "
         "all back after | back p50 / p95 | failed reconnects |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -47,6 +54,10 @@ def write_cluster_report(results: dict, out: Path, *, plots: bool = True) -> Non
             f"{_s(phase['back_p50_seconds'])} / {_s(phase['back_p95_seconds'])} | {phase['failed_attempts']} |")
     peak = _peak(kill["attempt_seconds"])
     lines += [
+        "",
+        f"Every instance hears every signal from the broker: a fourth instance outside the balancer, holding no "
+        f"socket, spent {results['bystander_cpu_us_per_signal']:.1f} µs of CPU per signal emitted (receiving and "
+        "discarding it), over both phases, after subtracting what it spends idle.",
         "",
         f"The broker restart (stop, then start on the same port) took {broker['action_seconds']:.2f} s; sockets stay "
         "open through it and each instance re-reads what its sockets missed once it has re-subscribed.",

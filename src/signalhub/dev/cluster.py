@@ -79,6 +79,7 @@ class Cluster:
         self.nats: NatsServer | None = None
         self.haproxy: Haproxy | None = None
         self._procs: list[subprocess.Popen] = []  # temporal and the worker
+        self._extra: list[ApiInstance] = []
         self._pg = None
         self._temporal = None
 
@@ -149,6 +150,14 @@ class Cluster:
                                 stdout=(self.logs / f"{name}.log").open("ab"), stderr=subprocess.STDOUT)
         return ApiInstance(name, port, proc)
 
+    def start_api_outside(self, name: str) -> ApiInstance:
+        """One more instance on the same database and broker that the balancer does not know:
+        it hears every signal and holds no socket (the bench measures what that costs)."""
+        api = self._start_api(name, self.env())
+        self._extra.append(api)
+        _wait(lambda: _healthy(f"{api.base}/healthz"), 60, name, [api.proc])
+        return api
+
     # -- what tests and the bench do to it ------------------------------------------
 
     def kill_api(self, index: int) -> ApiInstance:
@@ -180,7 +189,7 @@ class Cluster:
     def stop(self) -> None:
         if self.haproxy is not None:
             self.haproxy.stop()
-        _stop([a.proc for a in self.apis] + self._procs)
+        _stop([a.proc for a in self.apis + self._extra] + self._procs)
         if self._temporal is not None:
             self._temporal.stop()
         if self.nats is not None:
