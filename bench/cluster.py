@@ -117,7 +117,8 @@ def _measure(cluster, followers: Followers, sizes: ClusterSizes, url: str) -> di
     bystander_us = bystander_cpu * 1e6 / max(1, broker["stored"])
     broker["stored"] -= kill["stored"]
     broker["expected_deliveries"] -= kill["expected_deliveries"]
-    return {"sockets": opened, "connect_seconds": connect_seconds, "spread": spread, "per_socket": per_socket,
+    return {"sockets": opened, "connect_seconds": connect_seconds, "bytes_per_stored_signal": _bytes_per_row(url),
+            "spread": spread, "per_socket": per_socket,
             "rss_mb": {name: rss / 2**20 for name, rss in rss1.items()},
             "bystander_cpu_us_per_signal": bystander_us, "kill": kill,
             "broker_restart": broker}
@@ -205,6 +206,25 @@ def _reconnects(report: list[dict], since: float) -> dict:
         "back_p50_seconds": percentile(done, 50) if done else None,
         "back_p95_seconds": percentile(done, 95) if done else None,
     }
+
+
+def _bytes_per_row(url: str) -> float:
+    """workflow_signals with its indexes (and TOAST), per row, after the run's inserts."""
+    import asyncio
+
+    import asyncpg
+
+    async def fetch():
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("VACUUM ANALYZE workflow_signals")
+            size = await conn.fetchval("SELECT pg_total_relation_size('workflow_signals')")
+            rows = await conn.fetchval("SELECT count(*) FROM workflow_signals")
+        finally:
+            await conn.close()
+        return size / max(rows, 1)
+
+    return asyncio.run(fetch())
 
 
 def _stored(url: str) -> dict[str, set[int]]:

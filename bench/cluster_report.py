@@ -59,6 +59,9 @@ def write_cluster_report(results: dict, out: Path, *, plots: bool = True) -> Non
         f"socket, spent {results['bystander_cpu_us_per_signal']:.1f} µs of CPU per signal emitted (receiving and "
         "discarding it), over both phases, after subtracting what it spends idle.",
         "",
+        f"Stored: {results['bytes_per_stored_signal']:.0f} bytes per signal in `workflow_signals` with its "
+        "indexes (the emitter's small `data`; after VACUUM).",
+        "",
         f"The broker restart (stop, then start on the same port) took {broker['action_seconds']:.2f} s; sockets stay "
         "open through it and each instance re-reads what its sockets missed once it has re-subscribed.",
         f"Reconnect attempts after the kill peaked at {peak} per {BIN * 1000:.0f} ms "
