@@ -79,3 +79,25 @@ async def test_cluster_command_serves_through_the_balancer_and_ctrl_c_stops_ever
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--port", "٨٠٠٠"], "not a port number"),  # Arabic-Indic digits: int() would take them
+        (["--port", "0"], "not a port number"),
+        (["--port", "65536"], "not a port number"),
+        (["--port", "-1"], "not a port number"),
+        (["--broker", "kafka://127.0.0.1:9092"], "BROKER_URL must be"),
+        (["--broker", "memory"], "memory reaches no other process"),
+    ],
+)
+def test_cluster_command_refuses_bad_arguments_before_starting_anything(args, message, tmp_path: Path):
+    run = subprocess.run(
+        [sys.executable, "-m", "signalhub.dev.cluster", *args],
+        env=base_env("postgresql://127.0.0.1:1/none", SIGNALHUB_DATA_DIR=str(tmp_path)),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert not (tmp_path / "cluster-logs").exists()

@@ -24,6 +24,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ..launcher import _bin, _healthy, _read_or_create, _stop, _wait, _write_env_file
 from ..settings import Settings
 from .balancer import Haproxy
@@ -208,12 +210,19 @@ class Cluster:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=8000, help="the load balancer's port (default 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="the load balancer's port (default 8000)")
     parser.add_argument("--broker", default="nats",
                         help="nats: start a nats-server of its own (default); or a BROKER_URL (redis://…, nats://…, postgres)")
     parser.add_argument("--no-temporal", dest="temporal", action="store_false",
                         help="no Temporal dev server and no worker")
     args = parser.parse_args(argv)
+    if args.broker == "memory":
+        parser.error("--broker: memory reaches no other process; use nats, redis://… or postgres")
+    if args.broker != "nats":
+        try:
+            Settings(broker_url=args.broker)
+        except ValidationError as exc:
+            parser.error(f"--broker: {exc.errors()[0]['msg']}")
 
     settings = Settings()
     data_dir = settings.data_dir.resolve()
@@ -281,6 +290,13 @@ In another terminal:
 
 Ctrl-C stops everything.
 """, flush=True)
+
+
+def _port(text: str) -> int:
+    """A TCP port in ASCII digits (int() would also take other scripts' digits)."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1-65535): {text!r}")
+    return int(text)
 
 
 def _tokens(secret: str, user: str) -> tuple[str, str]:
