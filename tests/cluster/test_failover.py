@@ -14,6 +14,7 @@ import time
 import urllib.request
 import uuid
 
+from signalhub.dev.balancer import readiness_path
 from tests.cluster.clients import ReconnectingClient
 from tests.delivery.harness import Emitter, assert_each_once_in_order, stored
 from tests.support import ApiProcess
@@ -51,6 +52,9 @@ async def test_balancer_spreads_sockets_over_every_instance(balanced, token, ser
         assert sum(counts) == len(clients)
         assert all(n > 0 for n in counts), counts
         assert max(counts) - min(counts) <= 1, f"least connections should even them out: {counts}"
+        assert [s.check for s in balanced.balancer.servers()] == ["L7OK"] * 3  # HTTP checks, answered 200
+        for api in balanced.apis:  # HAProxy's checks speak HTTP/1.0 (the start-up wait: 1.1)
+            assert f'"GET {readiness_path()} HTTP/1.0" 200' in api.log()
     finally:
         await asyncio.gather(*(c.close() for _, c in clients))
 

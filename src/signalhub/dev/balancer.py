@@ -21,6 +21,15 @@ from pathlib import Path
 CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "haproxy.cfg"
 
 
+def readiness_path(config: Path = CONFIG) -> str:
+    """The path HAProxy checks (`http-check send meth GET uri …`): the config is its one home."""
+    for line in config.read_text().splitlines():
+        words = line.split()
+        if words[:2] == ["http-check", "send"] and "uri" in words:
+            return words[words.index("uri") + 1]
+    raise ValueError(f"{config}: no `http-check send … uri PATH` line")
+
+
 def haproxy_binary() -> str:
     """`haproxy` from PATH or Debian's /usr/sbin (apt-get install haproxy)."""
     found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None)
@@ -32,12 +41,14 @@ def haproxy_binary() -> str:
 @dataclass(frozen=True)
 class BackendServer:
     """One API instance as HAProxy sees it: `status` is UP, DOWN, MAINT, … (with a
-    transition suffix such as "DOWN 1/2"); `sessions` are its current connections."""
+    transition suffix such as "DOWN 1/2"); `sessions` are its current connections;
+    `check` is the last health check's result (L7OK: the HTTP check got its 200)."""
 
     name: str
     status: str
     sessions: int
     total_sessions: int
+    check: str
 
     @property
     def up(self) -> bool:
@@ -102,7 +113,8 @@ class Haproxy:
             text = response.read().decode()
         rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
         return [
-            BackendServer(row["svname"], row["status"], int(row["scur"] or 0), int(row["stot"] or 0))
+            BackendServer(row["svname"], row["status"], int(row["scur"] or 0), int(row["stot"] or 0),
+                          row["check_status"])
             for row in rows
             if row["pxname"] == "signalhub_api" and row["svname"] not in ("FRONTEND", "BACKEND")
         ]

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from ..launcher import _bin, _healthy, _read_or_create, _stop, _wait, _write_env_file
 from ..settings import Settings
-from .balancer import Haproxy
+from .balancer import Haproxy, readiness_path
 from .natsserver import NatsServer
 
 INSTANCES = 3
@@ -102,7 +102,7 @@ class Cluster:
                                                     stderr=subprocess.STDOUT))
             self.apis = [self._start_api(f"api{i}", env) for i in range(1, self.instance_count + 1)]
             for api in self.apis:
-                _wait(lambda: _healthy(f"{api.base}/healthz"), 60, api.name, [a.proc for a in self.apis])
+                _wait(lambda: _healthy(api.base + readiness_path()), 60, api.name, [a.proc for a in self.apis])
             self.haproxy = Haproxy(self.port, free_port(), [a.address for a in self.apis],
                                    self.logs / "haproxy.log").start()
             self.haproxy.wait_up(len(self.apis))
@@ -157,7 +157,7 @@ class Cluster:
         it hears every signal and holds no socket (the bench measures what that costs)."""
         api = self._start_api(name, self.env())
         self._extra.append(api)
-        _wait(lambda: _healthy(f"{api.base}/healthz"), 60, name, [api.proc])
+        _wait(lambda: _healthy(api.base + readiness_path()), 60, name, [api.proc])
         return api
 
     # -- what tests and the bench do to it ------------------------------------------
