@@ -79,7 +79,7 @@ def run(profile: str, database_url: str | None, out: Path, plots: bool = True) -
                 followers.stop()
     results["machine_after"] = describe_machine()
     results["wall_seconds"] = time.time() - started
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.json").write_text(json.dumps(results, indent=1))
     write_cluster_report(results, out, plots=plots)
     print(f"bench --cluster: wrote {out / 'REPORT.md'} in {results['wall_seconds']:.0f}s", flush=True)
     return results
@@ -183,7 +183,7 @@ def _phase(cluster, followers: Followers, sizes: ClusterSizes, url: str, users: 
               "duplicates": sum(r["duplicates"] for r in report),
               "out_of_order": sum(r["out_of_order"] for r in report)}
     result.update(totals=totals, **totals)
-    result["instances"] = [(t - acted_at, counts) for t, counts in sampler.samples]
+    result["instances"] = [(round(t - acted_at, 3), counts) for t, counts in sampler.samples]
     print(f"  {what}: lost {totals['lost']}, duplicated {totals['duplicates']}, moved {result['moved']}, "
           f"all back after {result['all_back_seconds']}", flush=True)
     return result
@@ -201,7 +201,8 @@ def _reconnects(report: list[dict], since: float) -> dict:
     done = sorted(b for b in backs if b is not None)
     return {
         "moved": len(backs), "never_back": len(backs) - len(done),
-        "back_seconds": done, "attempt_seconds": sorted(attempts), "failed_attempts": failed,
+        "back_seconds": [round(b, 3) for b in done], "attempt_seconds": [round(t, 3) for t in sorted(attempts)],
+        "failed_attempts": failed,
         "all_back_seconds": done[-1] if done and len(done) == len(backs) else None,
         "back_p50_seconds": percentile(done, 50) if done else None,
         "back_p95_seconds": percentile(done, 95) if done else None,
