@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export SIGNALHUB_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: install run test bench web clean
+.PHONY: install run cluster test bench web clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "signalhub needs Python 3.11 or newer")'
@@ -31,6 +31,11 @@ web: $(STAMP)
 
 run: $(STAMP) web
 	$(BIN)/signalhub run
+
+# Three API instances behind HAProxy (deploy/haproxy.cfg), a broker, PostgreSQL and Temporal
+# on 127.0.0.1; Ctrl-C stops them all. CLUSTER_ARGS: --port N, --broker nats|URL, --no-temporal.
+cluster: $(STAMP) web
+	$(BIN)/python -m signalhub.dev.cluster $(CLUSTER_ARGS)
 
 test: $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then \

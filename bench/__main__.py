@@ -1,4 +1,5 @@
-"""`python -m bench [--quick | --full | --tiny] [--systems ...] [--only ...] [--out DIR]`."""
+"""`python -m bench [--quick | --full | --tiny] [--systems ...] [--only ...] [--out DIR]`;
+`python -m bench --cluster [...]`: three instances behind HAProxy instead (bench/cluster.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"),
                         help="a PostgreSQL server to create the bench database on (default: embedded)")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--cluster", action="store_true",
+                        help="the cluster run (bench/cluster.py) instead; results in OUT/cluster")
     return parser.parse_args(argv)
 
 
@@ -101,6 +104,11 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.cluster:
+        from . import cluster
+
+        cluster.run(args.profile, args.database_url, args.out / "cluster", plots=not args.no_plots)
+        return 0
     sizes = PROFILES[args.profile]
     if args.variants is not None:
         sizes = dataclasses.replace(sizes, variants=tuple(x for x in args.variants.split(";") if x.strip()))

@@ -28,6 +28,7 @@ class EmitPlan:
     port: int = 0
     service_token: str = ""
     timeout: float = 120.0
+    broker_url: str = "postgres"  # `service` mode announces through it (the cluster run: its nats-server)
 
 
 async def _run(plan: EmitPlan) -> dict:
@@ -40,7 +41,7 @@ async def _run(plan: EmitPlan) -> dict:
         from signalhub.runtime import open_runtime
         from signalhub.settings import Settings
 
-        settings = Settings(database_url=plan.database_url, broker_url="postgres")
+        settings = Settings(database_url=plan.database_url, broker_url=plan.broker_url)
         runtime_cm = open_runtime(settings, run_migrations=False, pool_size=min(plan.concurrency, 20))
         runtime = await runtime_cm.__aenter__()
         closers.append(lambda: runtime_cm.__aexit__(None, None, None))
