@@ -27,7 +27,6 @@ def downgrade() -> None:
         "DROP TRIGGER IF EXISTS workflow_signal_counts_delete ON workflow_signals;"
         "DROP TRIGGER IF EXISTS workflow_signal_counts_truncate ON workflow_signals;"
         "DROP FUNCTION IF EXISTS workflow_signal_counts_apply();"
-        "DROP FUNCTION IF EXISTS workflow_signal_counts_add(workflow_signal_counts[]);"
         "DROP TABLE IF EXISTS workflow_signal_counts;"
         "DROP INDEX IF EXISTS idx_workflow_signals_user_live_seq, idx_workflow_signals_user_unread_seq,"
         " idx_workflow_signals_user_archived_seq;"
