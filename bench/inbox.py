@@ -1,5 +1,6 @@
 """Inbox queries at scale: bulk-load rows with generate_series, then time the
-first page and the unread count of one user, in the database (SignalStore) and
+first page, the unread count, the counts (unread/unseen/total) and the
+archived tab of one user, in the database (SignalStore, InboxStateStore) and
 through the REST API."""
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from .scenarios import percentile
 
 MEASURED_USER = uuid.UUID("00000000-0000-4000-8000-00000000beef")
 NOISE_USERS = 10_000
-UNREAD_EVERY = 10  # the measured user: one in ten unread
+UNREAD_EVERY = 10  # the measured user: one in ten unread (the read ones are seen too)
+ARCHIVED_EVERY = 7  # ... and one in seven archived
 
 _LOAD_USER = """
-INSERT INTO workflow_signals (user_id, seq, workflow_id, signal_type, data, timestamp, read, created_at)
+INSERT INTO workflow_signals (user_id, seq, workflow_id, signal_type, data, timestamp, read, created_at,
+                              seen_at, archived_at)
 SELECT $1, g, 'wf-' || (g % 500), 'status_update',
        jsonb_build_object('status', 'running', 'message', 'step ' || g),
-       now() - make_interval(secs => $2 - g), (g % $3) <> 0, now() - make_interval(secs => $2 - g)
+       now() - make_interval(secs => $2 - g), (g % $3) <> 0, now() - make_interval(secs => $2 - g),
+       CASE WHEN (g % $3) <> 0 THEN now() END, CASE WHEN g % $4 = 0 THEN now() END
 FROM generate_series(1, $2) g
 """
 
@@ -37,7 +41,7 @@ async def _load(database_url: str, user_rows: int, total_rows: int, loaded: int)
     conn = await connect(database_url)
     try:
         if loaded == 0:
-            await conn.execute(_LOAD_USER, MEASURED_USER, user_rows, UNREAD_EVERY, timeout=3600)
+            await conn.execute(_LOAD_USER, MEASURED_USER, user_rows, UNREAD_EVERY, ARCHIVED_EVERY, timeout=3600)
             await conn.execute(
                 "INSERT INTO workflow_signal_seqs (user_id, last_seq) VALUES ($1, $2)", MEASURED_USER, user_rows
             )
@@ -54,14 +58,19 @@ async def _load(database_url: str, user_rows: int, total_rows: int, loaded: int)
 
 
 async def _time_store(database_url: str, queries: int) -> dict:
-    from signalhub.store import SignalStore, create_pool
+    from signalhub.store import InboxFilter, SignalStore, create_pool
+    from signalhub.store_inbox import InboxStateStore
 
     pool = await create_pool(database_url, max_size=2)
     store = SignalStore(pool)
+    state = InboxStateStore(pool)
+    archived = InboxFilter(archived=True)
     try:
         out = {}
         for name, call in (("first_page", lambda: store.page(MEASURED_USER, limit=50)),
-                           ("unread_count", lambda: store.unread_count(MEASURED_USER))):
+                           ("unread_count", lambda: store.unread_count(MEASURED_USER)),
+                           ("counts", lambda: state.counts(MEASURED_USER)),
+                           ("archived_page", lambda: store.page(MEASURED_USER, limit=50, where=archived))):
             for _ in range(min(20, queries)):
                 await call()  # warm caches and prepared statements
             samples = []
@@ -83,7 +92,8 @@ def _time_http(port: int, token: str, queries: int) -> dict:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
                       timeout=30) as client:
         for name, path in (("first_page", "/api/v1/inbox/signals?limit=50"),
-                           ("unread_count", "/api/v1/inbox/signals/unread-count")):
+                           ("unread_count", "/api/v1/inbox/signals/unread-count"),
+                           ("counts", "/api/v1/inbox/counts")):
             for _ in range(min(20, queries)):
                 client.get(path).raise_for_status()
             samples = []

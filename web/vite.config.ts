@@ -12,6 +12,7 @@ export default defineConfig({
     // The page uses the client package straight from its sources in this repository.
     alias: [
       { find: /^@signalhub\/client\/react$/, replacement: client("react.ts") },
+      { find: /^@signalhub\/client\/styles\.css$/, replacement: client("../styles.css") },
       { find: /^@signalhub\/client$/, replacement: client("index.ts") },
     ],
     // The client's sources live outside this folder: make them share this React.

@@ -10,7 +10,9 @@ Guarantees:
   inserts; a batch waits at most `LOCK_TIMEOUT` for a lock;
 - per-user `seq` numbers are never reused: the counters live in
   `workflow_signal_seqs`, which retention does not touch;
-- `SIGNALHUB_RETENTION_DAYS=0` keeps everything (`run_periodically` returns).
+- `SIGNALHUB_RETENTION_DAYS=0` keeps everything (`run_periodically` returns);
+- archived and deleted signals (tombstones) go at the same age as any other;
+  the inbox counts follow through their triggers (0004_inbox_state.sql).
 
 The worker runs `run_periodically`; `signalhub purge` runs `purge_once`.
 """

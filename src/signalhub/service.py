@@ -27,13 +27,16 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import metrics
 from .broker import Broker
-from .signals import NewSignal, Signal, dumps
+from .inbox_state import Target, inbox_messages
+from .signals import NewSignal, Signal
 from .store import SignalStore, broker_message
+from .store_inbox import InboxStateStore
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +156,18 @@ class SignalService:
     async def send_error(self, user_id, workflow_id, error, error_code=None, **kw):
         return await self.emit(user_id, "error", workflow_id, {"error": error, "error_code": error_code}, **kw)
 
-    async def announce_inbox_change(self, user_id: uuid.UUID) -> None:
-        """Tell the user's other tabs (on every instance) that read state changed."""
-        count = await self.store.unread_count(user_id)
-        message = {"type": "inbox", "unread_count": count}
+    async def announce_inbox_change(
+        self,
+        user_id: uuid.UUID,
+        state: dict[str, bool] | None = None,
+        target: Target | None = None,
+        changed_ids: Sequence[uuid.UUID] = (),
+    ) -> None:
+        """Tell the user's other tabs (on every instance) that inbox state changed:
+        the new counts and, when given, which signals are now in which `state`."""
+        counts = await InboxStateStore(self.store.pool).counts(user_id)
         try:
-            await self.broker.publish(broker_message(user_id, None, dumps(message)))
+            for message in inbox_messages(counts, state or {}, target, changed_ids):
+                await self.broker.publish(broker_message(user_id, None, message))
         except Exception as exc:
             log.warning("inbox change not announced (%s)", exc)
-

@@ -228,6 +228,8 @@ class Signal:
     read: bool = False
     read_at: datetime | None = None
     created_at: datetime | None = None
+    seen_at: datetime | None = None
+    archived_at: datetime | None = None
 
     def wire(self) -> str:
         """The exact text a client receives: the seed's shape plus `id` and `seq`."""
@@ -244,8 +246,12 @@ class Signal:
         }
 
     def to_inbox_dict(self) -> dict[str, Any]:
-        """The REST representation: the wire fields plus read state."""
+        """The REST representation: the wire fields plus read, seen and archived state."""
         out = self.to_wire_dict()
         out["read"] = self.read
         out["read_at"] = format_timestamp(self.read_at) if self.read_at else None
+        out["seen"] = self.seen_at is not None
+        out["seen_at"] = format_timestamp(self.seen_at) if self.seen_at else None
+        out["archived"] = self.archived_at is not None
+        out["archived_at"] = format_timestamp(self.archived_at) if self.archived_at else None
         return out

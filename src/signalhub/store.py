@@ -29,7 +29,11 @@ from .signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, NewSignal, Signal, dumps, 
 # NOTIFY payloads must stay under 8000 bytes; bigger signals are announced by seq only.
 MAX_NOTIFY_BYTES = 7900
 
-_COLUMNS = "id, user_id, seq, signal_type, workflow_id, data, timestamp, read, read_at, created_at"
+_COLUMNS = ("id, user_id, seq, signal_type, workflow_id, data, timestamp, read, read_at, created_at, "
+            "seen_at, archived_at")
+
+# Deleted signals stay as tombstones (store_inbox.py says why); nothing but retention sees them.
+NOT_DELETED = "deleted_at IS NULL"
 
 _INSERT = f"""
 WITH next AS (
@@ -130,6 +134,8 @@ def _signal(row: asyncpg.Record) -> Signal:
         read=row["read"],
         read_at=row["read_at"],
         created_at=row["created_at"],
+        seen_at=row["seen_at"],
+        archived_at=row["archived_at"],
     )
 
 
@@ -211,6 +217,9 @@ class InboxFilter:
     read: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: False: not archived (the default list); True: archived only; None: both.
+    archived: bool | None = False
+    seen: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +292,7 @@ class SignalStore:
     async def after(self, user_id: uuid.UUID, seq: int, limit: int) -> list[Signal]:
         """The user's signals with seq > `seq`, oldest first, at most `limit`."""
         rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 "
+            f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 AND {NOT_DELETED} "
             "ORDER BY seq LIMIT $3",
             user_id,
             seq,
@@ -300,7 +309,7 @@ class SignalStore:
 
     async def get(self, user_id: uuid.UUID, signal_id: uuid.UUID) -> Signal | None:
         row = await self.pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND id = $2",
+            f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND id = $2 AND {NOT_DELETED}",
             user_id,
             signal_id,
         )
@@ -316,7 +325,7 @@ class SignalStore:
         where: InboxFilter = InboxFilter(),
     ) -> InboxPage:
         """Newest first. `cursor` is the seq of the last signal already seen (keyset)."""
-        clauses = ["user_id = $1"]
+        clauses = ["user_id = $1", NOT_DELETED]
         args: list[Any] = [user_id]
 
         def add(sql: str, value: Any) -> None:
@@ -331,6 +340,10 @@ class SignalStore:
             add("workflow_id = {}", where.workflow_id)
         if where.read is not None:
             add("read = {}", where.read)
+        if where.archived is not None:
+            clauses.append("archived_at IS NOT NULL" if where.archived else "archived_at IS NULL")
+        if where.seen is not None:
+            clauses.append("seen_at IS NOT NULL" if where.seen else "seen_at IS NULL")
         if where.since is not None:
             add("timestamp >= {}", where.since)
         if where.until is not None:
@@ -347,25 +360,24 @@ class SignalStore:
         return InboxPage(signals, has_more, next_cursor)
 
     async def unread_count(self, user_id: uuid.UUID) -> int:
-        return int(
-            await self.pool.fetchval(
-                "SELECT count(*) FROM workflow_signals WHERE user_id = $1 AND NOT read", user_id
-            )
-        )
+        """Unread among the user's live (not archived, not deleted) signals, from the kept counts."""
+        value = await self.pool.fetchval("SELECT unread FROM workflow_signal_counts WHERE user_id = $1", user_id)
+        return int(value or 0)
 
     async def mark_read(self, user_id: uuid.UUID, signal_id: uuid.UUID) -> Signal | None:
         """Mark one of the user's signals read (idempotent); None when it is not theirs."""
         row = await self.pool.fetchrow(
             f"""
             WITH upd AS (
-                UPDATE workflow_signals SET read = TRUE, read_at = now(), updated_at = now()
-                WHERE user_id = $1 AND id = $2 AND NOT read
+                UPDATE workflow_signals
+                SET read = TRUE, read_at = now(), seen_at = coalesce(seen_at, now()), updated_at = now()
+                WHERE user_id = $1 AND id = $2 AND NOT read AND {NOT_DELETED}
                 RETURNING {_COLUMNS}
             )
             SELECT {_COLUMNS} FROM upd
             UNION ALL
             SELECT {_COLUMNS} FROM workflow_signals
-            WHERE user_id = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM upd)
+            WHERE user_id = $1 AND id = $2 AND {NOT_DELETED} AND NOT EXISTS (SELECT 1 FROM upd)
             """,
             user_id,
             signal_id,
@@ -374,8 +386,8 @@ class SignalStore:
 
     async def mark_all_read(self, user_id: uuid.UUID) -> int:
         status = await self.pool.execute(
-            "UPDATE workflow_signals SET read = TRUE, read_at = now(), updated_at = now() "
-            "WHERE user_id = $1 AND NOT read",
+            "UPDATE workflow_signals SET read = TRUE, read_at = now(), seen_at = coalesce(seen_at, now()), "
+            f"updated_at = now() WHERE user_id = $1 AND NOT read AND {NOT_DELETED}",
             user_id,
         )
         return int(status.rsplit(" ", 1)[-1])

@@ -129,7 +129,8 @@ async def test_marking_read_in_one_tab_tells_the_users_other_tabs(api, seeded, t
     other_tab, _ = await connect(api.ws, token(user))
     await http.post(f"/api/v1/inbox/signals/{stored[1]['id']}/read")
     message = json.loads(await asyncio.wait_for(other_tab.recv(), 5))
-    assert message == {"type": "inbox", "unread_count": 6}
+    assert message["type"] == "inbox" and message["unread_count"] == 6
+    assert message["change"] == {"set": {"read": True, "seen": True}, "ids": [stored[1]["id"]]}
     await other_tab.close()
 
 

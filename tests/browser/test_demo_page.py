@@ -64,7 +64,7 @@ def shown_signals(card) -> list[tuple[int, str]]:
     return [
         (int(seq), name.strip())
         for seq, name in card.locator('[data-testid="workflow-signal"]').evaluate_all(
-            "items => items.map(li => [li.dataset.seq, li.querySelector('.step-name').textContent])"
+            "items => items.map(li => [li.dataset.seq, li.querySelector('.sh-step-name').textContent])"
         )
     ]
 
@@ -264,10 +264,11 @@ def test_inbox_filters_and_pages_through_older_signals(stack, page, shot):
     shot(page, "inbox-filtered")
 
     items.first.get_by_test_id("mark-read").click()
-    page.get_by_test_id("filter-read").select_option("unread")
+    page.get_by_test_id("inbox-tab-unread").click()
     expect(items).to_have_count(0)
-    page.get_by_test_id("filter-read").select_option("read")
+    page.get_by_test_id("inbox-tab-all").click()
     expect(items).to_have_count(1)
+    expect(items.first).to_have_attribute("data-read", "true")
 
 
 def test_an_expiring_demo_session_is_renewed_and_stays_live(database_url, artifacts, built_page, page, tmp_path):

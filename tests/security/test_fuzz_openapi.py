@@ -49,6 +49,9 @@ def operations(fuzz_server):
     # Not vacuous: the seed's endpoints are all there.
     labels = {op.label for op in found}
     assert {"GET /api/v1/inbox/signals", "POST /api/v1/inbox/signals/{signal_id}/read", "POST /ws/send-test"} <= labels
+    # ... and so are the inbox state routes.
+    assert {"GET /api/v1/inbox/counts", "PATCH /api/v1/inbox/signals/{signal_id}",
+            "DELETE /api/v1/inbox/signals/{signal_id}", "POST /api/v1/inbox/bulk"} <= labels
     return found
 
 

@@ -146,3 +146,18 @@ async def test_row_level_security_is_enabled_on_both_tables(owner):
         "SELECT relname, relrowsecurity FROM pg_class WHERE relname IN ('workflow_signals', 'workflow_signal_seqs')"
     )
     assert {r["relname"]: r["relrowsecurity"] for r in rows} == {"workflow_signals": True, "workflow_signal_seqs": True}
+
+
+async def test_user_archives_own_signals_under_rls_and_only_own_counts_move(owner, alice_and_bob):
+    alice, bob = alice_and_bob
+    counts = "SELECT total, unread, unseen FROM workflow_signal_counts WHERE user_id = $1"
+    async with as_user(owner, alice) as conn:
+        # Only own rows can be marked; the counts trigger runs as alice and keeps her own row.
+        assert await conn.execute("UPDATE workflow_signals SET archived_at = now(), seen_at = now()") == "UPDATE 2"
+        assert tuple(await conn.fetchrow(counts, alice)) == (0, 0, 0)
+        assert await conn.fetch("SELECT user_id FROM workflow_signal_counts") == [(alice,)]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("UPDATE workflow_signals SET data = '{}'")  # not a column users may change
+    async with as_user(owner, alice) as conn:
+        assert await conn.execute("UPDATE workflow_signal_counts SET total = 99 WHERE user_id = $1", bob) == "UPDATE 0"
+    assert tuple(await owner.fetchrow(counts, bob)) == (3, 3, 3)

@@ -1,11 +1,10 @@
 import { useEffect, useState } from "react";
 
 import { HttpApi, InboxApi, InboxStore, SignalClient, TokenSource } from "@signalhub/client";
-import { SignalProvider } from "@signalhub/client/react";
+import { Inbox, InboxBell, SignalProvider } from "@signalhub/client/react";
 
 import { ConnectionBadge } from "./ConnectionBadge";
 import { Documents } from "./Documents";
-import { Inbox, UnreadBadge } from "./Inbox";
 import { loadSession, saveSession, tokenProvider, tokenSubject, type SessionMode } from "./session";
 import { SignIn } from "./SignIn";
 
@@ -65,7 +64,7 @@ export function App() {
         <header className="topbar">
           <h1>signalhub</h1>
           <ConnectionBadge onSignOut={signOut} />
-          <UnreadBadge />
+          <InboxBell />
           <span className="user" data-testid="user-id" title="signed-in user">
             {tokenSubject(mode.token) ?? "unknown user"}
           </span>
@@ -75,7 +74,7 @@ export function App() {
         </header>
         <main className="columns">
           <Documents http={services.http} />
-          <Inbox />
+          <Inbox showFilters className="card" />
         </main>
       </div>
     </SignalProvider>

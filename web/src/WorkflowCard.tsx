@@ -1,59 +1,17 @@
-import { useWorkflowProgress } from "@signalhub/client/react";
+import { WorkflowProgress } from "@signalhub/client/react";
 
-const PHASES = { waiting: "Waiting", running: "Running", completed: "Completed", failed: "Failed" } as const;
+type DocumentResult = { text_length?: number; chunk_count?: number } | undefined;
 
-/** One workflow: progress bar, every step as it arrives, then the result or the error. */
+/** One document's workflow: the package's live progress card, with what a processed document reports. */
 export function WorkflowCard({ workflowId, label }: { workflowId: string; label: string }) {
-  const state = useWorkflowProgress(workflowId);
-  const percent = Math.round(state.progress * 100);
-  const result = state.result as { text_length?: number; chunk_count?: number } | undefined;
   return (
-    <article className={`workflow workflow-${state.phase}`} data-testid="workflow-card" data-workflow-id={workflowId} data-phase={state.phase}>
-      <header>
-        <h3 title={workflowId}>{label}</h3>
-        <span className={`phase phase-${state.phase}`} data-testid="workflow-phase">
-          {PHASES[state.phase]}
-        </span>
-      </header>
-      <div
-        className="progress"
-        role="progressbar"
-        aria-label={`${label} progress`}
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={percent}
-        data-testid="workflow-progress"
-      >
-        <div className="bar" style={{ width: `${percent}%` }} />
-        <span className="percent">{percent}%</span>
-      </div>
-      {state.message && <p className="message">{state.message}</p>}
-      <ol className="steps" data-testid="workflow-steps">
-        {state.signals.map((signal) => (
-          <li key={signal.seq} data-seq={signal.seq} data-type={signal.signal_type} data-testid="workflow-signal">
-            {signal.signal_type === "progress" && (
-              <>
-                <span className="step-name">{signal.data.step ?? "progress"}</span>{" "}
-                <span className="muted">{Math.round(signal.data.progress * 100)}%</span>
-              </>
-            )}
-            {signal.signal_type === "status_update" && <span className="step-name">{signal.data.status}</span>}
-            {signal.signal_type === "completion" && <span className="step-name">completed</span>}
-            {signal.signal_type === "error" && <span className="step-name">failed</span>}
-          </li>
-        ))}
-      </ol>
-      {state.phase === "completed" && (
-        <p className="result" data-testid="workflow-result">
-          Done{result?.chunk_count !== undefined ? `: ${result.chunk_count} chunks from ${result.text_length} characters` : ""}.
-        </p>
-      )}
-      {state.error && (
-        <p className="error" data-testid="workflow-error">
-          {state.error.error}
-          {state.error.error_code ? ` (${state.error.error_code})` : ""}
-        </p>
-      )}
-    </article>
+    <WorkflowProgress
+      workflowId={workflowId}
+      label={label}
+      renderResult={(result) => {
+        const r = result as DocumentResult;
+        return `Done${r?.chunk_count !== undefined ? `: ${r.chunk_count} chunks from ${r.text_length} characters` : ""}.`;
+      }}
+    />
   );
 }

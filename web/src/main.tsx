@@ -1,6 +1,8 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
+import "@signalhub/client/styles.css";
+
 import { App } from "./App";
 import "./styles.css";
 

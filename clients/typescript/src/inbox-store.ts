@@ -10,11 +10,26 @@
  * 4. `GET unread-count`, fetched on connect, after a resume's replay, and
  *    shortly after live signals arrive, so an optimistic `+1` per new signal
  *    is always confirmed.
+ *
+ * Seen / archived / deleted state (`update`, `remove`, `bulk`) travels through
+ * the server: its `inbox` frame carries the new counts and what changed, and
+ * reaches every tab and device of the user, this one included. `counts`
+ * (unread, unseen, total) is fetched only once something asked for it
+ * (`refreshCounts`, e.g. a bell), then kept current the same way as the unread count.
  */
 
 import type { SignalClient, Unsubscribe } from "./client.js";
 import type { InboxApi } from "./inbox.js";
-import type { InboxSignal, Signal } from "./types.js";
+import type {
+  BulkAction,
+  InboxCounts,
+  InboxMessage,
+  InboxPatch,
+  InboxSignal,
+  InboxStateSet,
+  InboxTarget,
+  Signal,
+} from "./types.js";
 
 /** What listeners of `InboxStore.subscribe` are told. */
 export type InboxChange =
@@ -25,7 +40,21 @@ export type InboxChange =
   /** A new live signal (unread). */
   | { type: "signal"; signal: Signal }
   /** Read state changed somewhere this store cannot see in detail: refetch lists. */
-  | { type: "stale" };
+  | { type: "stale" }
+  /** Unread, unseen and total changed. */
+  | { type: "counts"; counts: InboxCounts }
+  /** These signals (by ids, by workflow or all of them) are now in state `set`. */
+  | { type: "state"; set: InboxStateSet; ids?: string[]; workflowId?: string; all?: boolean };
+
+/** The state each bulk action leaves its signals in. */
+const BULK_RESULT: Record<BulkAction, InboxStateSet> = {
+  read: { read: true, seen: true },
+  unread: { read: false },
+  seen: { seen: true },
+  archive: { archived: true },
+  unarchive: { archived: false },
+  delete: { deleted: true },
+};
 
 /** The message tabs exchange over the channel. */
 export type InboxSyncMessage =
@@ -56,6 +85,9 @@ export class InboxStore {
   private readonly unsubscribes: Unsubscribe[] = [];
   private count: number | null = null;
   private countRequest = 0;
+  private allCounts: InboxCounts | null = null;
+  private countsWanted = false;
+  private countsRequest = 0;
   private confirmTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(api: InboxApi, client: SignalClient | null = null, options: InboxStoreOptions = {}) {
@@ -71,13 +103,13 @@ export class InboxStore {
     if (client) {
       this.unsubscribes.push(
         client.on("signal", (signal) => this.onLiveSignal(signal)),
-        client.on("inbox", (message) => this.onServerCount(message.unread_count)),
+        client.on("inbox", (message) => this.onServerMessage(message)),
         client.on("connected", () => {
           // On a resume, count once the replay is over (`resumed`), so replayed signals are not counted twice.
-          if (!client.resuming) void this.refreshUnreadCount().catch(() => undefined);
+          if (!client.resuming) this.refreshAll();
         }),
         client.on("resumed", (message) => {
-          void this.refreshUnreadCount().catch(() => undefined);
+          this.refreshAll();
           if (!message.recovered) this.emit({ type: "stale" });
         }),
       );
@@ -87,6 +119,55 @@ export class InboxStore {
   /** The last known unread count (`null` until first fetched). */
   get unreadCount(): number | null {
     return this.count;
+  }
+
+  /** The last known counts (`null` until `refreshCounts` was called once). */
+  get counts(): InboxCounts | null {
+    return this.allCounts;
+  }
+
+  /** Fetch unread/unseen/total; from then on they are kept current. */
+  async refreshCounts(): Promise<InboxCounts> {
+    this.countsWanted = true;
+    const request = ++this.countsRequest;
+    const counts = await this.api.counts();
+    if (request === this.countsRequest) this.setCounts(counts);
+    return counts;
+  }
+
+  /** Set read / seen / archived of one signal; every tab hears of it. */
+  async update(id: string, patch: InboxPatch): Promise<InboxSignal> {
+    const signal = await this.api.update(id, patch);
+    const set: InboxStateSet = { ...patch };
+    if (patch.read === true && patch.seen === undefined) set.seen = true;
+    this.afterChange({ type: "state", set, ids: [id] });
+    return signal;
+  }
+
+  /** Delete one signal for this user; every tab hears of it. */
+  async remove(id: string): Promise<void> {
+    await this.api.remove(id);
+    this.afterChange({ type: "state", set: { deleted: true }, ids: [id] });
+  }
+
+  /** One action on many signals; resolves to how many changed. */
+  async bulk(action: BulkAction, target: InboxTarget): Promise<number> {
+    const updated = await this.api.bulk(action, target);
+    if (updated > 0) {
+      this.afterChange({
+        type: "state",
+        set: BULK_RESULT[action],
+        ids: "ids" in target ? target.ids : undefined,
+        workflowId: "workflow_id" in target ? target.workflow_id : undefined,
+        all: "all" in target ? true : undefined,
+      });
+    }
+    return updated;
+  }
+
+  /** Mark these signals seen (what a bell does with the items it shows). */
+  markSeen(ids: string[]): Promise<number> {
+    return ids.length ? this.bulk("seen", { ids }) : Promise.resolve(0);
   }
 
   /** Listen for changes; returns the function that unsubscribes. */
@@ -142,19 +223,46 @@ export class InboxStore {
   private onLiveSignal(signal: Signal): void {
     // A replayed signal may already be in the count fetched on reconnect; the confirmation settles it.
     if (this.count !== null && !this.client?.resuming) this.setCount(this.count + 1);
+    if (this.allCounts !== null && !this.client?.resuming) {
+      const c = this.allCounts;
+      this.setCounts({ unread: c.unread + 1, unseen: c.unseen + 1, total: c.total + 1 });
+    }
     this.emit({ type: "signal", signal });
     if (this.confirmTimer !== null) clearTimeout(this.confirmTimer);
     this.confirmTimer = setTimeout(() => {
       this.confirmTimer = null;
-      void this.refreshUnreadCount().catch(() => undefined);
+      this.refreshAll();
     }, this.confirmDelayMs);
   }
 
-  private onServerCount(count: number): void {
-    if (count === this.count) return; // already known: our own action or another tab's message
+  private onServerMessage(message: InboxMessage): void {
+    if (message.counts && this.countsWanted) {
+      this.countsRequest += 1;
+      this.setCounts(message.counts);
+    }
+    const change = message.change;
+    if (change && typeof change.set === "object" && change.set !== null) {
+      this.countRequest += 1;
+      this.setCount(message.unread_count);
+      this.emit({ type: "state", set: change.set, ids: change.ids, workflowId: change.workflow_id, all: change.all });
+      return;
+    }
+    if (message.unread_count === this.count) return; // already known: our own action or another tab's message
     this.countRequest += 1;
-    this.setCount(count);
+    this.setCount(message.unread_count);
     this.emit({ type: "stale" });
+  }
+
+  private afterChange(change: InboxChange): void {
+    this.emit(change);
+    // The server's frame brings the counts too; without a live connection, ask.
+    void this.refreshUnreadCount().catch(() => undefined);
+    if (this.countsWanted) void this.refreshCounts().catch(() => undefined);
+  }
+
+  private refreshAll(): void {
+    void this.refreshUnreadCount().catch(() => undefined);
+    if (this.countsWanted) void this.refreshCounts().catch(() => undefined);
   }
 
   private onTabMessage(data: unknown): void {
@@ -192,6 +300,13 @@ export class InboxStore {
     if (next === this.count) return;
     this.count = next;
     this.emit({ type: "unread_count", unreadCount: next });
+  }
+
+  private setCounts(counts: InboxCounts): void {
+    const c = this.allCounts;
+    if (c && c.unread === counts.unread && c.unseen === counts.unseen && c.total === counts.total) return;
+    this.allCounts = { unread: counts.unread, unseen: counts.unseen, total: counts.total };
+    this.emit({ type: "counts", counts: this.allCounts });
   }
 
   private emit(change: InboxChange): void {

@@ -27,6 +27,7 @@ export { mergeSignals, summarizeWorkflow } from "./workflow.js";
 export type { WorkflowProgress, WorkflowStep } from "./workflow.js";
 export { CloseCode, isSignal, parseServerMessage, SIGNAL_TYPES } from "./types.js";
 export type {
+  BulkAction,
   ClientMessage,
   CompletionData,
   CompletionSignal,
@@ -35,10 +36,15 @@ export type {
   ControlMessage,
   ErrorData,
   ErrorSignal,
+  InboxCounts,
   InboxMessage,
   InboxPage,
+  InboxPatch,
   InboxQuery,
   InboxSignal,
+  InboxStateChange,
+  InboxStateSet,
+  InboxTarget,
   PongMessage,
   ProgressData,
   ProgressSignal,

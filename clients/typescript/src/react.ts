@@ -7,13 +7,25 @@
  *     <SignalProvider client={client} inbox={inbox}><App /></SignalProvider>
  *
  * Every hook unsubscribes when its component unmounts.
+ *
+ * Components: `<InboxBell/>`, `<Inbox/>`, `<WorkflowProgress workflowId=…/>` (see docs/client.md).
  */
 
 import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 
 import type { SignalClient, StateChange } from "./client.js";
 import type { InboxStore } from "./inbox-store.js";
-import type { ConnectionState, InboxSignal, Signal, SignalType } from "./types.js";
+import type {
+  BulkAction,
+  ConnectionState,
+  InboxCounts,
+  InboxPatch,
+  InboxSignal,
+  InboxStateSet,
+  InboxTarget,
+  Signal,
+  SignalType,
+} from "./types.js";
 import { mergeSignals, summarizeWorkflow, type WorkflowProgress } from "./workflow.js";
 
 interface SignalContextValue {
@@ -122,7 +134,8 @@ export function useWorkflowProgress(workflowId: string | null | undefined): Work
       setLoading(true);
       try {
         const stored: Signal[] = [];
-        for await (const page of inbox.api.pages({ workflow_id: workflowId, limit: 100 }, 10)) {
+        // Archived signals are still steps of the workflow.
+        for await (const page of inbox.api.pages({ workflow_id: workflowId, limit: 100, archived: "any" }, 10)) {
           stored.push(...page.signals.map(stripReadState));
         }
         if (active) setSignals((previous) => mergeSignals(previous, stored));
@@ -164,11 +177,30 @@ export function useUnreadCount(): number | null {
   return count;
 }
 
+/** Unread, unseen and total (non-archived), kept in sync across tabs and devices; `null` until known. */
+export function useInboxCounts(): InboxCounts | null {
+  const inbox = useInboxStore();
+  const [counts, setCounts] = useState<InboxCounts | null>(inbox.counts);
+  useEffect(() => {
+    setCounts(inbox.counts);
+    const off = inbox.subscribe((change) => {
+      if (change.type === "counts") setCounts(change.counts);
+    });
+    void inbox.refreshCounts().catch(() => undefined);
+    return off;
+  }, [inbox]);
+  return counts;
+}
+
 export interface InboxFilters {
   signal_type?: SignalType;
   workflow_id?: string;
   /** `false`: unread only; `true`: read only. */
   read?: boolean;
+  /** `false` (default): not archived; `true`: archived only; `"any"`: both. */
+  archived?: boolean | "any";
+  /** `false`: unseen only; `true`: seen only. */
+  seen?: boolean;
   /** Page size (default 20). */
   pageSize?: number;
 }
@@ -183,14 +215,60 @@ export interface InboxView {
   refresh(): Promise<void>;
   markRead(id: string): Promise<void>;
   markAllRead(): Promise<void>;
+  /** Set read / seen / archived of one signal. */
+  update(id: string, patch: InboxPatch): Promise<void>;
+  /** Delete one signal. */
+  remove(id: string): Promise<void>;
+  /** One action on many signals; resolves to how many changed. */
+  bulk(action: BulkAction, target: InboxTarget): Promise<number>;
 }
 
 function matchesInbox(filters: InboxFilters, signal: Signal): boolean {
   return (
     (filters.signal_type === undefined || signal.signal_type === filters.signal_type) &&
     (filters.workflow_id === undefined || filters.workflow_id === "" || signal.workflow_id === filters.workflow_id) &&
-    filters.read !== true
+    filters.read !== true &&
+    filters.seen !== true &&
+    filters.archived !== true
   );
+}
+
+/** Does `signal` (in its current state) belong in a view with these filters? */
+function inView(filters: InboxFilters, signal: InboxSignal): boolean {
+  const archived = filters.archived ?? false;
+  return (
+    (filters.read === undefined || signal.read === filters.read) &&
+    (filters.seen === undefined || Boolean(signal.seen) === filters.seen) &&
+    (archived === "any" || Boolean(signal.archived) === archived)
+  );
+}
+
+/** Could this change bring into the view signals it does not hold yet? Then the view refetches. */
+function mayAdd(filters: InboxFilters, set: InboxStateSet): boolean {
+  const archived = filters.archived ?? false;
+  return (
+    (set.archived !== undefined && archived !== "any" && set.archived === archived) ||
+    (set.read !== undefined && filters.read !== undefined && set.read === filters.read) ||
+    (set.seen !== undefined && filters.seen !== undefined && set.seen === filters.seen)
+  );
+}
+
+function applyState(signal: InboxSignal, set: InboxStateSet): InboxSignal {
+  const now = new Date().toISOString();
+  const next = { ...signal };
+  if (set.read !== undefined && set.read !== signal.read) {
+    next.read = set.read;
+    next.read_at = set.read ? now : null;
+  }
+  if (set.seen !== undefined && set.seen !== Boolean(signal.seen)) {
+    next.seen = set.seen;
+    next.seen_at = set.seen ? now : null;
+  }
+  if (set.archived !== undefined && set.archived !== Boolean(signal.archived)) {
+    next.archived = set.archived;
+    next.archived_at = set.archived ? now : null;
+  }
+  return next;
 }
 
 /**
@@ -201,7 +279,14 @@ export function useInbox(filters: InboxFilters = {}): InboxView {
   const inbox = useInboxStore();
   const unreadCount = useUnreadCount();
   const pageSize = filters.pageSize ?? 20;
-  const key = JSON.stringify([filters.signal_type ?? null, filters.workflow_id || null, filters.read ?? null, pageSize]);
+  const key = JSON.stringify([
+    filters.signal_type ?? null,
+    filters.workflow_id || null,
+    filters.read ?? null,
+    filters.archived ?? false,
+    filters.seen ?? null,
+    pageSize,
+  ]);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
   const [signals, setSignals] = useState<InboxSignal[]>([]);
@@ -213,7 +298,14 @@ export function useInbox(filters: InboxFilters = {}): InboxView {
 
   const query = useCallback(() => {
     const f = filtersRef.current;
-    return { signal_type: f.signal_type, workflow_id: f.workflow_id || undefined, read: f.read, limit: pageSize };
+    return {
+      signal_type: f.signal_type,
+      workflow_id: f.workflow_id || undefined,
+      read: f.read,
+      archived: f.archived,
+      seen: f.seen,
+      limit: pageSize,
+    };
   }, [pageSize]);
 
   const refresh = useCallback(async () => {
@@ -260,7 +352,15 @@ export function useInbox(filters: InboxFilters = {}): InboxView {
       switch (change.type) {
         case "signal":
           if (matchesInbox(f, change.signal)) {
-            const item: InboxSignal = { ...change.signal, read: false, read_at: null };
+            const item: InboxSignal = {
+              ...change.signal,
+              read: false,
+              read_at: null,
+              seen: false,
+              seen_at: null,
+              archived: false,
+              archived_at: null,
+            };
             setSignals((previous) => (previous.some((s) => s.id === item.id) ? previous : [item, ...previous]));
           }
           break;
@@ -281,6 +381,21 @@ export function useInbox(filters: InboxFilters = {}): InboxView {
         case "stale":
           void refresh();
           break;
+        case "state": {
+          const ids = change.ids ? new Set(change.ids) : null;
+          const hit = (s: InboxSignal) =>
+            change.all === true || (ids !== null && ids.has(s.id)) || (change.workflowId !== undefined && s.workflow_id === change.workflowId);
+          setSignals((previous) =>
+            previous.flatMap((s) => {
+              if (!hit(s)) return [s];
+              if (change.set.deleted) return [];
+              const next = applyState(s, change.set);
+              return inView(f, next) ? [next] : [];
+            }),
+          );
+          if (!change.set.deleted && mayAdd(f, change.set)) void refresh();
+          break;
+        }
       }
     });
     // `key` stands for the filters (read through filtersRef), as in useSignals.
@@ -293,10 +408,27 @@ export function useInbox(filters: InboxFilters = {}): InboxView {
     await inbox.markAllRead();
   }, [inbox]);
 
-  return { signals, unreadCount, hasMore, loading, error, loadMore, refresh, markRead, markAllRead };
+  const update = useCallback(async (id: string, patch: InboxPatch) => {
+    await inbox.update(id, patch);
+  }, [inbox]);
+  const remove = useCallback(async (id: string) => {
+    await inbox.remove(id);
+  }, [inbox]);
+  const bulk = useCallback((action: BulkAction, target: InboxTarget) => inbox.bulk(action, target), [inbox]);
+
+  return { signals, unreadCount, hasMore, loading, error, loadMore, refresh, markRead, markAllRead, update, remove, bulk };
 }
 
 function stripReadState(signal: InboxSignal): Signal {
-  const { read: _read, read_at: _readAt, ...rest } = signal;
+  const { read: _read, read_at: _readAt, seen: _seen, seen_at: _seenAt, archived: _archived, archived_at: _archivedAt, ...rest } =
+    signal;
   return rest as Signal;
 }
+
+// Ready-made components (unstyled; `@signalhub/client/styles.css` is an optional look).
+export { Inbox, summarizeSignal } from "./components/Inbox.js";
+export type { InboxProps, InboxTab } from "./components/Inbox.js";
+export { InboxBell } from "./components/InboxBell.js";
+export type { InboxBellProps } from "./components/InboxBell.js";
+export { WorkflowProgress, defaultSignalLine } from "./components/WorkflowProgress.js";
+export type { WorkflowProgressProps } from "./components/WorkflowProgress.js";

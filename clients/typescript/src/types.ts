@@ -81,10 +81,47 @@ export interface ResumedMessage {
   recovered: boolean;
 }
 
-/** Read state changed elsewhere (another tab, another device). */
+/** Inbox state changed (in this tab, another tab, another device). */
 export interface InboxMessage {
   type: "inbox";
+  /** Unread among non-archived signals (the same as `counts.unread`). */
   unread_count: number;
+  /** The counts after the change. */
+  counts?: InboxCounts;
+  /** What changed; absent from older servers (then: refetch). */
+  change?: InboxStateChange;
+}
+
+/** `GET /api/v1/inbox/counts`: over the user's non-archived signals. */
+export interface InboxCounts {
+  unread: number;
+  /** Not yet seen: what a bell's badge shows. */
+  unseen: number;
+  total: number;
+}
+
+/** The state some signals are in now (`deleted: true`: gone). */
+export interface InboxStateSet {
+  read?: boolean;
+  seen?: boolean;
+  archived?: boolean;
+  deleted?: boolean;
+}
+
+/** Which signals a change or a bulk action is about: exactly one of the three. */
+export type InboxTarget = { ids: string[] } | { workflow_id: string } | { all: true };
+
+/** One change of inbox state, as the server announces it. */
+export type InboxStateChange = { set: InboxStateSet } & Partial<{ ids: string[]; workflow_id: string; all: true }>;
+
+/** What `POST /api/v1/inbox/bulk` can do. */
+export type BulkAction = "read" | "unread" | "seen" | "archive" | "unarchive" | "delete";
+
+/** `PATCH /api/v1/inbox/signals/{id}`: any of these. */
+export interface InboxPatch {
+  read?: boolean;
+  seen?: boolean;
+  archived?: boolean;
 }
 
 export type ControlMessage = ConnectedMessage | PongMessage | ResumedMessage | InboxMessage;
@@ -134,8 +171,18 @@ export type ConnectionState =
   | "unauthorized"
   | "closed";
 
-/** A stored signal as the inbox returns it. */
-export type InboxSignal = Signal & { read: boolean; read_at: string | null };
+/**
+ * A stored signal as the inbox returns it. `seen`/`archived` and their times
+ * come from servers with inbox state (older ones omit them).
+ */
+export type InboxSignal = Signal & {
+  read: boolean;
+  read_at: string | null;
+  seen?: boolean;
+  seen_at?: string | null;
+  archived?: boolean;
+  archived_at?: string | null;
+};
 
 /** One page of `GET /api/v1/inbox/signals`, newest first. */
 export interface InboxPage {
@@ -154,6 +201,9 @@ export interface InboxQuery {
   signal_type?: SignalType;
   workflow_id?: string;
   read?: boolean;
+  /** `false` (the server's default): not archived; `true`: archived only; `"any"`: both. */
+  archived?: boolean | "any";
+  seen?: boolean;
   since?: string | Date;
   until?: string | Date;
 }

@@ -136,7 +136,7 @@ export function fakeFetch(routes: Record<string, Handler>) {
     const handler = routes[`${method} ${url.pathname}`];
     if (!handler) return new Response(JSON.stringify({ detail: "Not Found" }), { status: 404 });
     const { status = 200, body = null } = handler(request);
-    return new Response(body === null ? "" : JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+    return new Response(body === null ? null : JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
   };
   return { fetch, requests };
 }

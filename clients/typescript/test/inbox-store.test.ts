@@ -157,4 +157,14 @@ describe("InboxStore with the live connection", () => {
     expect(changes.filter((c) => c.type === "stale")).toHaveLength(1);
     client.disconnect();
   });
+
+  it("turns a server frame that says what changed into a state change and new counts, without a refetch", async () => {
+    const { store, changes, socket, client } = await connected([1, 2]);
+    socket.serverSend({ type: "inbox", unread_count: 1, counts: { unread: 1, unseen: 0, total: 1 },
+                        change: { set: { archived: true }, workflow_id: "wf-1" } });
+    expect(store.unreadCount).toBe(1);
+    expect(changes).toContainEqual({ type: "state", set: { archived: true }, ids: undefined, workflowId: "wf-1", all: undefined });
+    expect(changes.filter((c) => c.type === "stale")).toHaveLength(0);
+    client.disconnect();
+  });
 });

@@ -112,4 +112,28 @@ describe("InboxApi", () => {
     await expect(api.unreadCount()).rejects.toMatchObject({ status: 401 });
     expect(requests).toHaveLength(1);
   });
+
+  it("sends PATCH, DELETE, bulk and counts to the inbox state endpoints", async () => {
+    const { fetch, requests } = fakeFetch({
+      [`PATCH /api/v1/inbox/signals/${signal(1).id}`]: () => ({ body: { ...stored(1), seen: true } }),
+      [`DELETE /api/v1/inbox/signals/${signal(1).id}`]: () => ({ status: 204 }),
+      "POST /api/v1/inbox/bulk": () => ({ body: { updated: 3 } }),
+      "GET /api/v1/inbox/counts": () => ({ body: { unread: 1, unseen: 0, total: 4 } }),
+      "GET /api/v1/inbox/signals": () => ({ body: { signals: [], has_more: false, next_cursor: null } }),
+    });
+    const api = new InboxApi({ baseUrl: BASE, token: "jwt", fetch });
+    expect((await api.update(signal(1).id, { seen: true, archived: false })).seen).toBe(true);
+    await expect(api.remove(signal(1).id)).resolves.toBeUndefined();
+    expect(await api.bulk("archive", { workflow_id: "doc 1" })).toBe(3);
+    expect(await api.counts()).toEqual({ unread: 1, unseen: 0, total: 4 });
+    await api.list({ archived: "any", seen: false });
+    expect(requests.map((r) => [r.method, r.body ?? null])).toEqual([
+      ["PATCH", { seen: true, archived: false }],
+      ["DELETE", null],
+      ["POST", { action: "archive", workflow_id: "doc 1" }],
+      ["GET", null],
+      ["GET", null],
+    ]);
+    expect(Object.fromEntries(requests[4]!.url.searchParams)).toEqual({ archived: "any", seen: "false" });
+  });
 });

@@ -20,7 +20,7 @@ from ..runtime import open_runtime
 from ..settings import Settings, get_settings
 from .. import __version__, metrics
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
-from . import admin, dev, documents, errors, inbox, ws
+from . import admin, dev, documents, errors, inbox, inbox_state, ws
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
     errors.install(app)
     app.include_router(inbox.router)
+    app.include_router(inbox_state.router)
     app.include_router(admin.router)
     if documents_installed():  # the reference application's upload route: the `documents` extra
         app.include_router(documents.router)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from ..inbox_state import ACTIONS, Target
 from ..parsing import parse_cursor, utc_bound
 from ..store import InboxFilter
 from .deps import CurrentUser, Service, Store
@@ -25,6 +26,10 @@ class InboxSignal(BaseModel):
     timestamp: str
     read: bool
     read_at: str | None
+    seen: bool
+    seen_at: str | None
+    archived: bool
+    archived_at: str | None
 
 
 class SignalList(BaseModel):
@@ -51,6 +56,8 @@ async def list_signals(
     signal_type: Literal["status_update", "progress", "completion", "error"] | None = None,
     workflow_id: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$")] = None,  # PostgreSQL text has no NUL
     read: bool | None = None,
+    archived: Annotated[Literal["false", "true", "any"], Query(description="`any`: both")] = "false",
+    seen: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict:
@@ -61,7 +68,8 @@ async def list_signals(
         limit=limit,
         offset=offset,
         cursor=_query_cursor(cursor),
-        where=InboxFilter(signal_type, workflow_id, read, since, until),
+        where=InboxFilter(signal_type, workflow_id, read, since, until,
+                          archived=None if archived == "any" else archived == "true", seen=seen),
     )
     return {
         "signals": [s.to_inbox_dict() for s in page.signals],
@@ -107,7 +115,7 @@ async def mark_all_read(user: CurrentUser, store: Store, service: Service) -> di
     """Mark every unread signal of the user read."""
     updated = await store.mark_all_read(user)
     if updated:
-        await service.announce_inbox_change(user)
+        await service.announce_inbox_change(user, ACTIONS["read"].result, Target(all=True))
     return {"updated": updated}
 
 
@@ -117,5 +125,5 @@ async def mark_read(signal_id: uuid.UUID, user: CurrentUser, store: Store, servi
     signal = await store.mark_read(user, signal_id)
     if signal is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="signal not found")
-    await service.announce_inbox_change(user)
+    await service.announce_inbox_change(user, ACTIONS["read"].result, Target(ids=(signal.id,)), [signal.id])
     return signal.to_inbox_dict()
