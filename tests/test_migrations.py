@@ -81,7 +81,7 @@ async def test_psql_script_and_migrations_build_the_same_schema(two_databases):
     assert "rls workflow_signals true" in migrated
     assert {line for line in migrated if line.startswith("table ")} == {
         f"table signalhub.{name}"
-        for name in ("alembic_version", "workflow_signals", "workflow_signal_seqs", "documents", "document_chunks")
+        for name in ("alembic_version", "workflow_signals", "workflow_signal_seqs", "workflow_signal_counts", "documents", "document_chunks")
     }
 
 

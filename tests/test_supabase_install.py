@@ -89,7 +89,8 @@ UNION ALL
 SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(p.prosrc) || ' acl=' || coalesce(p.proacl::text, '')
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ('public', 'auth')
 UNION ALL
-SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+  WHERE NOT tgisinternal AND c.relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname = 'signalhub')
 UNION ALL
 SELECT 'role ' || rolname || ' super=' || rolsuper || ' login=' || rolcanlogin || ' bypassrls=' || rolbypassrls
        || ' config=' || coalesce(rolconfig::text, '')
