@@ -134,7 +134,7 @@ def test_deleting_a_signal_removes_it_from_every_tab_and_after_a_reload(stack, c
     expect(item(second, gone)).to_have_count(0)
     with psycopg.connect(stack.database_url) as conn:
         deleted_at, data = conn.execute(
-            "SELECT deleted_at, data FROM workflow_signals WHERE id = %s", (gone,)).fetchone()
+            "SELECT deleted_at, data FROM signalhub.workflow_signals WHERE id = %s", (gone,)).fetchone()
     assert deleted_at is not None and data == {}, "kept as a tombstone without content"
 
 
