@@ -94,9 +94,11 @@ def test_no_module_but_settings_reads_the_environment():
         for line in path.read_text().splitlines()
         if re.search(r"os\.environ|os\.getenv|envvar=", line)
     ]
-    # Handing the whole environment on to a child process (psql, the launcher's servers) is no setting.
+    # Handing the whole environment on to a child process (psql, the launcher's and the cluster's servers, HAProxy) is no setting.
     assert sorted(readers) == [
         ("cli.py", 'env = {**os.environ, "PGOPTIONS": libpq_options(settings.db_schema)}'),
+        ("dev/balancer.py", 'self.env = {**os.environ, "SIGNALHUB_LB_BIND": f"127.0.0.1:{port}",'),
+        ("dev/cluster.py", "env = dict(os.environ)"),
         ("dev/launcher.py", "env = dict(os.environ)"),
     ]
 
