@@ -14,7 +14,7 @@ import os
 
 from fastapi import FastAPI, Request
 
-from signalhub.store import broker_message
+from signalhub.wire import broker_frame
 
 from .common import in_background, paced_rounds, padding, parse_args, raise_fd_limit, signal_text
 
@@ -30,7 +30,7 @@ def _frame(app: FastAPI, user: str, data: dict) -> str:
     # The broker hands the hub finished text (encoded once, by the emitter's process);
     # here it is encoded by the same function the peers use, so every system pays the same.
     seq = _next_seq(app, user)
-    return broker_message(user, seq, signal_text(seq, data))
+    return broker_frame(user, seq, signal_text(seq, data))
 
 
 async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> None:
@@ -106,7 +106,7 @@ def main() -> None:
     app_module.create_app = lambda settings=None: add_bench_routes(create_app(settings))
     if os.environ.get("BENCH_FASTAPI_WS") == "1":
         # The comparison variant: /ws served by FastAPI's router, as before DirectWebSocket.
-        app_module.DirectWebSocket = lambda app: app
+        app_module.serving_app = lambda app: app
     if args.ws != "auto":
         os.environ["SIGNALHUB_WS_IMPL"] = args.ws
     if args.deflate != "default":

@@ -16,13 +16,14 @@ import time
 import weakref
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from typing import Any, Protocol
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 from prometheus_client.registry import Collector
+
+from .wire import SIGNAL_TYPES, signal_type_of, timestamp_of
 
 CONNECTIONS = Gauge("signalhub_connections", "Open WebSocket connections on this process")
 SIGNALS_STORED = Counter("signalhub_signals_stored_total", "Signals stored", ["signal_type"])
@@ -43,9 +44,7 @@ EMIT_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 
-_TYPE_KEY = ',"signal_type":"'
-_TIMESTAMP_KEY = '"timestamp":"'
-_KNOWN_TYPES = frozenset({"status_update", "progress", "completion", "error"})
+_KNOWN_TYPES = frozenset(SIGNAL_TYPES)
 _EMIT_TO_SEND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -96,28 +95,6 @@ class FanoutStats:
 FANOUT_STATS = FanoutStats()
 
 
-def _signal_type(payload: str) -> str:
-    """The signal_type of a wire payload, read without decoding the JSON."""
-    start = payload.find(_TYPE_KEY)
-    if start < 0:
-        return "unknown"
-    start += len(_TYPE_KEY)
-    kind = payload[start : payload.find('"', start)]
-    return kind if kind in _KNOWN_TYPES else "unknown"
-
-
-def _emitted_at(payload: str) -> float | None:
-    """The wire payload's `timestamp` as Unix time (None when absent or unreadable)."""
-    start = payload.rfind(_TIMESTAMP_KEY)
-    if start < 0:
-        return None
-    start += len(_TIMESTAMP_KEY)
-    try:
-        return datetime.fromisoformat(payload[start : payload.find('"', start)]).timestamp()
-    except ValueError:
-        return None
-
-
 def signal_fanned_out(payload: str | None, connections: int) -> None:
     """Count one signal handed to `connections` sockets and sample its emit→send latency.
 
@@ -130,8 +107,9 @@ def signal_fanned_out(payload: str | None, connections: int) -> None:
     stats.fanout += connections
     if payload is None:  # announced by seq only (too big for the broker): read from the DB
         return
-    stats.delivered[_signal_type(payload)] += connections
-    emitted_at = _emitted_at(payload)
+    kind = signal_type_of(payload)
+    stats.delivered[kind if kind in _KNOWN_TYPES else "unknown"] += connections
+    emitted_at = timestamp_of(payload)
     if emitted_at is not None:
         stats.observe_latency(max(0.0, time.time() - emitted_at))
 

@@ -16,6 +16,7 @@ import uvicorn
 
 from .logs import log_config
 from .settings import Settings
+from .transport import PROTOCOL_PATH
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,10 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-#: The default WebSocket protocol class (`SIGNALHUB_WS_IMPL=signalhub`).
-WS_PROTOCOL = "signalhub.wsprotocol:SignalhubWebSocketProtocol"
-
-
 def _ws_protocol(name: str) -> str:
-    """`signalhub` (default: uvicorn's sans-I/O protocol made lean, wsprotocol.py) or
-    any of uvicorn's own (`auto`, `websockets-sansio`, `websockets`, `wsproto`)."""
-    return WS_PROTOCOL if name in ("signalhub", "") else name
+    """`signalhub` (default: `transport.WebSocketProtocol`) or any of uvicorn's own
+    (`auto`, `websockets-sansio`, `websockets`, `wsproto`)."""
+    return PROTOCOL_PATH if name in ("signalhub", "") else name
 
 
 def serve(
@@ -73,8 +70,8 @@ def serve(
 
     fastapi_app = app_module.create_app(settings)
     config = uvicorn.Config(
-        app_module.DirectWebSocket(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
-        interface="asgi3",  # DirectWebSocket.__call__ returns the coroutine: not detectable as ASGI 3
+        app_module.serving_app(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
+        interface="asgi3",  # the bypass returns the coroutine: not detectable as ASGI 3
         host=host,
         port=port,
         log_config=log_config(log_level.upper()),
