@@ -330,8 +330,9 @@ class WebSocketProtocol(asyncio.Protocol):
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.raw_items()]
         subprotocols = [p.strip() for h in request.headers.get_all("Sec-WebSocket-Protocol") for p in h.split(",")]
         # The parser keeps the request object for the connection's life: drop its headers
-        # (the token may be among them); the app has its own copy in the scope.
+        # and query string (a token may be in either); the app has its own copy in the scope.
         request.headers.clear()
+        request.path = raw_path
         peer = transport.get_extra_info("peername")
         local = transport.get_extra_info("sockname")
         self.scope = {
