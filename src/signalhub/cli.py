@@ -6,7 +6,7 @@ import asyncio
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,10 +26,10 @@ def _fail(message: str) -> None:
 
 @app.command()
 def api(
-    host: Annotated[Optional[str], typer.Option(help="Bind address (HOST)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (PORT)")] = None,
-    ssl_certfile: Annotated[Optional[Path], typer.Option(envvar="SIGNALHUB_SSL_CERTFILE", help="TLS certificate (serves https/wss)")] = None,
-    ssl_keyfile: Annotated[Optional[Path], typer.Option(envvar="SIGNALHUB_SSL_KEYFILE", help="TLS private key")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PORT)")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(envvar="SIGNALHUB_SSL_CERTFILE", help="TLS certificate (serves https/wss)")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(envvar="SIGNALHUB_SSL_KEYFILE", help="TLS private key")] = None,
     log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL")] = "info",
 ) -> None:
     """Run one API instance (several may share one database and broker)."""
@@ -57,6 +57,8 @@ def worker() -> None:
 
     try:
         asyncio.run(worker_main(_settings()))
+    except ConfigError as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         pass
 
@@ -75,8 +77,8 @@ def run(
 @app.command()
 def migrate() -> None:
     """Apply database migrations (also done on start)."""
-    from .runtime import resolve_database_url
     from .migrations import upgrade_to_head
+    from .runtime import resolve_database_url
 
     url = resolve_database_url(_settings())
     upgrade_to_head(url)
@@ -85,7 +87,7 @@ def migrate() -> None:
 
 @app.command()
 def token(
-    user: Annotated[Optional[str], typer.Option(help="User UUID (the token's sub)")] = None,
+    user: Annotated[str | None, typer.Option(help="User UUID (the token's sub)")] = None,
     service: Annotated[bool, typer.Option("--service", help="Mint a service-role token")] = False,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 3600,
 ) -> None:
@@ -105,6 +107,7 @@ def token(
         uuid.UUID(user)
     except ValueError:
         _fail(f"--user must be a UUID, got {user!r}")
+    assert user is not None  # exactly one of --user / --service, checked above
     typer.echo(mint_user_token(secret, user, ttl))
 
 
@@ -112,21 +115,24 @@ def token(
 def tail(
     token_: Annotated[str, typer.Option("--token", envvar="TOKEN", help="User token")],
     url: Annotated[str, typer.Option(envvar="SIGNALHUB_WS_URL")] = "ws://127.0.0.1:8000/ws",
-    since: Annotated[Optional[int], typer.Option(help="Resume after this seq")] = None,
+    since: Annotated[int | None, typer.Option(help="Resume after this seq")] = None,
 ) -> None:
     """Print a user's live signals, one JSON per line (a WebSocket client)."""
+    from .tail import TokenRejected
     from .tail import tail as run_tail
 
     try:
         asyncio.run(run_tail(url, token_, since))
+    except TokenRejected as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         pass
 
 
 @app.command()
 def purge(
-    older_than_days: Annotated[Optional[float], typer.Option(help="Age in days (default SIGNALHUB_RETENTION_DAYS)")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Rows per batch (default SIGNALHUB_RETENTION_BATCH_SIZE)")] = None,
+    older_than_days: Annotated[float | None, typer.Option(help="Age in days (default SIGNALHUB_RETENTION_DAYS)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per batch (default SIGNALHUB_RETENTION_BATCH_SIZE)")] = None,
 ) -> None:
     """Delete signals older than the retention age now, in batches (the worker does this hourly)."""
     from datetime import timedelta
@@ -184,8 +190,8 @@ def psql(ctx: typer.Context) -> None:
 
 @app.command()
 def demo(
-    file: Annotated[Optional[Path], typer.Argument(help="Document to process (default: a sample)")] = None,
-    user: Annotated[Optional[str], typer.Option(envvar="USER_ID", help="User UUID")] = None,
+    file: Annotated[Path | None, typer.Argument(help="Document to process (default: a sample)")] = None,
+    user: Annotated[str | None, typer.Option(envvar="USER_ID", help="User UUID")] = None,
 ) -> None:
     """Start a DocumentProcessingWorkflow from the command line and follow it."""
     from .temporal.starter import demo as run_demo

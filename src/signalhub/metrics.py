@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.utils import floatToGoString
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from .wire import SIGNAL_TYPES, signal_type_of, timestamp_of
 
@@ -85,7 +85,7 @@ class FanoutStats:
             delivered.add_metric([kind], count)
         yield delivered
         cumulative, buckets = 0, []
-        for bound, count in zip((*_EMIT_TO_SEND_BUCKETS, float("inf")), self.latency_counts):
+        for bound, count in zip((*_EMIT_TO_SEND_BUCKETS, float("inf")), self.latency_counts, strict=False):
             cumulative += count
             buckets.append((floatToGoString(bound), cumulative))
         yield HistogramMetricFamily(

@@ -38,7 +38,7 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self._signalhub_app = app
 
-    async def shutdown(self, sockets=None) -> None:  # type: ignore[override]
+    async def shutdown(self, sockets=None) -> None:
         for server in self.servers:  # stop accepting first: nobody new to close
             server.close()
         hub = getattr(self._signalhub_app.state, "hub", None)

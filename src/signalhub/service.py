@@ -125,7 +125,7 @@ class SignalService:
             for signal, created in results:
                 if created:
                     await self._publish(signal)
-        for (_, done), result in zip(batch, results):
+        for (_, done), result in zip(batch, results, strict=False):
             if not done.done():  # its caller may have been cancelled; the signal is stored regardless
                 done.set_result(result)
 

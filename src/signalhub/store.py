@@ -188,7 +188,7 @@ class SignalStore:
         for new in news:
             values = (new.user_id, new.id, new.workflow_id, new.signal_type, dumps(new.data),
                       new.timestamp, new.idempotency_key, *_notify_parts(new))
-            for column, value in zip(columns, values):
+            for column, value in zip(columns, values, strict=False):
                 column.append(value)
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(_INSERT_MANY, *columns, notify_channel)

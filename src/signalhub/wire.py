@@ -62,9 +62,10 @@ def signal_json_parts(
 ) -> tuple[str, str]:
     """The signal JSON split around its seq: `head + str(seq) + tail`, so the
     database can put in the seq it assigns without the text being encoded twice."""
-    head = '{"id":"%s","seq":' % id
-    tail = ',"signal_type":%s,"workflow_id":%s,"data":%s,"timestamp":%s}' % (
-        dumps(signal_type), dumps(workflow_id), dumps(data), dumps(format_timestamp(timestamp)),
+    head = f'{{"id":"{id}","seq":'
+    tail = (
+        f',"signal_type":{dumps(signal_type)},"workflow_id":{dumps(workflow_id)},'
+        f'"data":{dumps(data)},"timestamp":{dumps(format_timestamp(timestamp))}}}'
     )
     return head, tail
 

@@ -17,8 +17,8 @@ from ..hub import Hub
 from ..runtime import open_runtime
 from ..settings import Settings, get_settings
 from ..transport import WebSocketBypass
-from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
 from . import admin, dev, documents, errors, inbox, ws
+from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
 
 log = logging.getLogger(__name__)
 

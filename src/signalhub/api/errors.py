@@ -33,7 +33,8 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
-async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # registered for it only
     # FastAPI's own handler echoes the offending input; a lone surrogate or
     # non-UTF-8 bytes in it cannot be encoded, which turned a 422 into a 500.
     detail = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})

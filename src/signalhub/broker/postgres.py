@@ -60,7 +60,7 @@ class PostgresBroker(Broker):
             try:
                 conn = await asyncpg.connect(self._url)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, payload: on_message(payload))
             except (OSError, asyncpg.PostgresError) as exc:
                 if conn is not None:

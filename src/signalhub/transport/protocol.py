@@ -427,7 +427,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _log_access(self, outcome: str) -> None:
         if access_log.isEnabledFor(logging.INFO) and self.scope is not None:
             scope = self.scope
-            client = "%s:%s" % scope["client"] if scope["client"] else "-"
+            client = "{}:{}".format(*scope["client"]) if scope["client"] else "-"
             query = scope["query_string"].decode("latin-1")
             access_log.info('%s - "WebSocket %s" %s', client, scope["path"] + ("?" + query if query else ""), outcome)
 
