@@ -313,3 +313,29 @@ async def test_an_idle_socket_keeps_no_handshake_headers_queue_or_waiter_list():
             assert sock._items is None and sock._fragments is None and sock._response is None
             assert not hasattr(sock, "__dict__")  # slots only
             await ws.close()
+
+
+async def test_a_client_that_leaves_before_the_app_answers_the_handshake_costs_no_error_log(caplog):
+    outcome: dict = {}
+    gone = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await receive()
+        await gone.wait()  # e.g. a slow token check; meanwhile the client hangs up
+        await asyncio.sleep(0.1)
+        try:
+            await send({"type": "websocket.accept"})
+        except OSError as exc:
+            outcome["raised"] = type(exc).__name__
+            raise
+
+    caplog.set_level("DEBUG")
+    async with serving(app) as server:
+        reader, writer_ = await asyncio.open_connection("127.0.0.1", server.port)
+        writer_.write(HANDSHAKE + b"\r\n")
+        await asyncio.sleep(0.2)
+        writer_.close()
+        gone.set()
+        await asyncio.sleep(0.5)
+    assert outcome == {"raised": "SocketClosed"}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

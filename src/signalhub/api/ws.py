@@ -95,7 +95,10 @@ def signal_stream(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]
 async def _serve(websocket: WebSocket, receive: Receive, send: Send) -> None:
     """Once the socket is open, messages go straight through the server's `receive`
     and the socket (`transport.socket_for`), not through Starlette's `WebSocket`."""
-    accepted = await _handshake(websocket)
+    try:
+        accepted = await _handshake(websocket)
+    except WebSocketDisconnect:
+        return  # the client left during the handshake
     if accepted is None:
         return
     app = websocket.app

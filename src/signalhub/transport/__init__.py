@@ -8,7 +8,8 @@ signalhub touches a transport.
 
 from .asgi import WebSocketBypass
 from .frames import text_frame
-from .protocol import SocketClosed, WebSocketProtocol
+from .protocol import WebSocketProtocol
+from .server import SocketClosed
 from .socket import SOCKET_EXTENSION, AsgiSocket, Socket, socket_for
 
 #: uvicorn's `ws=` value that selects `WebSocketProtocol`.

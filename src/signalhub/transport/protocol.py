@@ -38,19 +38,17 @@ import collections
 import contextvars
 import logging
 import random
-import weakref
 from collections.abc import Awaitable, MutableMapping
 from typing import Any, cast
-from urllib.parse import unquote
 
-from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 from .frames import text_frame
-from .socket import SOCKET_EXTENSION
+from .handshake import accept_response, asgi_scope, http_response
+from .server import CLIENT_ERRORS, SocketClosed, server_for
 
 log = logging.getLogger(__name__)
 #: One line per handshake outcome, like uvicorn's HTTP access log (query strings are
@@ -71,65 +69,6 @@ _library_log.setLevel(logging.WARNING)
 _NO_CONTEXT = contextvars.Context()
 
 
-class SocketClosed(OSError):
-    """A send on a WebSocket that is closing or closed (ASGI: "an IOError subclass")."""
-
-
-class ClientErrorLog:
-    """One log line per `interval` seconds for errors a client causes (bad UTF-8,
-    broken frames): they are expected, and a client must not be able to flood the log."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self._next = 0.0
-        self._suppressed = 0
-
-    def warning(self, loop: asyncio.AbstractEventLoop, message: str, *args: object) -> None:
-        now = loop.time()
-        if now < self._next:
-            self._suppressed += 1
-            return
-        self._next = now + self.interval
-        if self._suppressed:
-            message += " (%d similar since the last report)"
-            args = (*args, self._suppressed)
-            self._suppressed = 0
-        log.warning(message, *args)
-
-
-CLIENT_ERRORS = ClientErrorLog()
-
-
-class _Server:
-    """What every socket of one uvicorn server shares."""
-
-    __slots__ = ("app", "loop", "state", "root_path", "app_state", "max_size", "deflate",
-                 "ping_interval", "ping_timeout", "__weakref__")
-
-    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any]) -> None:
-        if not config.loaded:
-            config.load()
-        self.app = config.loaded_app
-        self.loop = asyncio.get_running_loop()
-        self.state = server_state  # connections, tasks, default_headers (the date header is renewed)
-        self.root_path: str = config.root_path or ""
-        self.app_state = app_state
-        self.max_size: int | None = config.ws_max_size
-        self.deflate = bool(config.ws_per_message_deflate)
-        self.ping_interval: float | None = config.ws_ping_interval
-        self.ping_timeout: float | None = config.ws_ping_timeout
-
-
-_servers: weakref.WeakKeyDictionary[Any, _Server] = weakref.WeakKeyDictionary()
-
-
-def _server_for(config: Any, server_state: Any, app_state: dict[str, Any]) -> _Server:
-    server = _servers.get(server_state)
-    if server is None or server.app_state is not app_state:
-        server = _servers[server_state] = _Server(config, server_state, app_state)
-    return server
-
-
 class WebSocketProtocol(asyncio.Protocol):
     """One WebSocket connection (see the module docstring); a `Socket` once open."""
 
@@ -141,7 +80,7 @@ class WebSocketProtocol(asyncio.Protocol):
                  "__weakref__")
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], **_: Any) -> None:
-        server = self._server = _server_for(config, server_state, app_state)
+        server = self._server = server_for(config, server_state, app_state)
         extensions = [ServerPerMessageDeflateFactory(
             server_max_window_bits=12, client_max_window_bits=12, compress_settings={"memLevel": 5}
         )] if server.deflate else None
@@ -258,6 +197,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     async def send(self, message: MutableMapping[str, Any]) -> None:
         kind = message["type"]
+        if self._state == _CLOSED:
+            raise SocketClosed("the client has gone")  # also during the handshake: nothing to answer
         if self._state == _CONNECTING:
             self._answer_handshake(kind, message)
         elif kind == "websocket.send":
@@ -278,14 +219,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _answer_handshake(self, kind: str, message: MutableMapping[str, Any]) -> None:
         response = self._response
         if kind == "websocket.accept" and isinstance(response, Response):
-            headers = response.headers
-            for raw_name, raw_value in (*self._server.state.default_headers, *message.get("headers", ())):
-                name = raw_name.decode("latin-1")
-                if name in headers:  # the library's own Date, Server
-                    del headers[name]
-                headers[name] = raw_value.decode("latin-1")
-            if message.get("subprotocol"):
-                headers["Sec-WebSocket-Protocol"] = message["subprotocol"]
+            accept_response(response, self._server.state.default_headers, message)
             self._response = None
             self._log_access("[accepted]")
             self.conn.send_response(response)
@@ -307,11 +241,8 @@ class WebSocketProtocol(asyncio.Protocol):
             if message.get("more_body"):
                 self._response = (status, raw_headers, body)
                 return
-            headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers)
-            headers.setdefault("Connection", "close")
-            headers.setdefault("Content-Length", str(len(body)))
             self._push({"type": "websocket.disconnect", "code": 1006})
-            self._send_response(Response(status, "", headers, body))
+            self._send_response(http_response(status, raw_headers, body))
         else:
             raise RuntimeError(f"unexpected ASGI message {kind!r} during the WebSocket handshake")
 
@@ -323,34 +254,8 @@ class WebSocketProtocol(asyncio.Protocol):
             self._send_response(response)
             return
         self._response = response
-        server = self._server
-        transport = self.transport
-        assert transport is not None
-        raw_path, _, query = request.path.partition("?")
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.raw_items()]
-        subprotocols = [p.strip() for h in request.headers.get_all("Sec-WebSocket-Protocol") for p in h.split(",")]
-        # The parser keeps the request object for the connection's life: drop its headers
-        # and query string (a token may be in either); the app has its own copy in the scope.
-        request.headers.clear()
-        request.path = raw_path
-        peer = transport.get_extra_info("peername")
-        local = transport.get_extra_info("sockname")
-        self.scope = {
-            "type": "websocket",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "scheme": "wss" if transport.get_extra_info("sslcontext") else "ws",
-            "server": tuple(local[:2]) if isinstance(local, tuple) else None,
-            "client": tuple(peer[:2]) if isinstance(peer, tuple) else None,
-            "root_path": server.root_path,
-            "path": server.root_path + unquote(raw_path),
-            "raw_path": (server.root_path + raw_path).encode("latin-1"),
-            "query_string": query.encode("latin-1"),
-            "headers": headers,
-            "subprotocols": subprotocols,
-            "state": server.app_state.copy(),
-            "extensions": {"websocket.http.response": {}, SOCKET_EXTENSION: self},
-        }
+        assert self.transport is not None
+        self.scope = asgi_scope(request, self.transport, self._server, self)
         self._push({"type": "websocket.connect"})
         self._start_app()
 
@@ -414,7 +319,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self._server.state.tasks.discard(task)
         exc = None if task.cancelled() else task.exception()
         if exc is not None and not isinstance(exc, SocketClosed):
-            log.error("Exception in ASGI application", exc_info=exc)
+            if self._state == _CLOSED:  # the client left mid-way; whatever the app raised about it is expected
+                log.debug("ASGI application ended after the client left", exc_info=exc)
+            else:
+                log.error("Exception in ASGI application", exc_info=exc)
         if self._state == _CONNECTING:
             self._send_response(self.conn.reject(500, "Internal Server Error"))
         elif self._state == _OPEN:
