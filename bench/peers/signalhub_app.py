@@ -133,7 +133,7 @@ def main() -> None:
     create_app = app_module.create_app
     app_module.create_app = lambda settings=None: add_bench_routes(create_app(settings))
     if os.environ.get("BENCH_FASTAPI_WS") == "1":
-        # The comparison variant: /ws served by FastAPI's router, as before DirectWebSocket.
+        # The comparison variant: /ws served by FastAPI's router, without the WebSocketBypass.
         app_module.serving_app = lambda app: app
     if args.ws != "auto":
         os.environ["SIGNALHUB_WS_IMPL"] = args.ws
