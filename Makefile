@@ -5,13 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export SIGNALHUB_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: install run cluster test bench web clean
+.PHONY: install run cluster test lint bench web clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "signalhub needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,redis,nats,documents,test,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,redis,nats,documents,test,bench,lint]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -44,6 +44,18 @@ test: $(STAMP)
 	  echo "note: Node.js/npm not found: the TypeScript client's tests are skipped (and the browser tests skip)."; \
 	fi
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Linters and type checkers: ruff and mypy over src/ (configured in pyproject.toml), tsc --strict
+# over the TypeScript client and the web page. Zero findings is the bar.
+lint: $(STAMP)
+	$(BIN)/ruff check src
+	$(BIN)/mypy
+	@if command -v npm >/dev/null 2>&1; then \
+	  (cd clients/typescript && $(NPM_CI) && npx --no-install tsc --noEmit --strict -p tsconfig.json) || exit 1; \
+	  (cd web && $(NPM_CI) && npx --no-install tsc --noEmit --strict -p tsconfig.json) || exit 1; \
+	else \
+	  echo "note: Node.js/npm not found: tsc --strict is skipped."; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -31,8 +31,8 @@ class Sizes:
     settle_seconds: float = 2.0        # pause before reading RSS (lets the server finish accepting)
 
 
-# signalhub's default is its own protocol (src/signalhub/wsprotocol.py); `ws=websockets-sansio`
-# is uvicorn's protocol it is built on, as it ships (no pre-encoded frames, no lean idle state).
+# signalhub's default is its own protocol (src/signalhub/transport/protocol.py); `ws=websockets-sansio`
+# is uvicorn's own protocol on the same websockets sans-I/O core (no pre-encoded frames, no lean idle state).
 DEFAULT_VARIANTS = (
     "signalhub:ws=websockets-sansio",
     "signalhub:deflate=1",

@@ -25,10 +25,26 @@ def _version(package: str) -> str:
         return "-"
 
 
+def _git_commit() -> str:
+    """The commit the measured code is at (`+dirty` when the work tree has changes)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "bench"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def describe_machine() -> dict:
     import psutil
 
     return {
+        "git_commit": _git_commit(),
         "time_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),

@@ -116,11 +116,18 @@ class SystemProcess:
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return json.loads(r.read())
 
-    def connections(self) -> int:
+    def stats(self) -> dict:
         import json
 
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/stats", timeout=10) as r:
-            return int(json.loads(r.read())["connections"])
+            return json.loads(r.read())
+
+    def connections(self) -> int:
+        return int(self.stats()["connections"])
+
+    def produce_cpu_seconds(self) -> float:
+        """CPU the system spent producing frames (the rest of its CPU in a run delivered them)."""
+        return float(self.stats().get("produce_cpu_seconds", 0.0))
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -101,10 +101,10 @@ class Socket:
 def make(
     store: FakeStore, *, queue_limit: int = 100, resume_limit: int = 100, fast: bool = True
 ) -> tuple[Connection, Socket]:
-    """`fast=False`: a server without signalhub's protocol (no `write_frame`)."""
+    """`fast=False`: a server without signalhub's protocol (`write_frame` always declines)."""
     sock = Socket()
     if not fast:
-        sock.write_frame = None  # type: ignore[assignment]
+        sock.write_frame = lambda data: False  # type: ignore[method-assign]
     conn = Connection(USER, store, sock, queue_limit=queue_limit, resume_limit=resume_limit)
     return conn, sock
 
@@ -311,7 +311,7 @@ async def test_a_close_requested_during_a_long_replay_is_not_held_up_by_it():
 
 async def test_hub_ignores_malformed_broker_frames_and_keeps_routing():
     from signalhub.hub import Hub
-    from signalhub.store import broker_message
+    from signalhub.wire import broker_frame
 
     store = FakeStore()
     conn, sock = make(store)
@@ -321,8 +321,8 @@ async def test_hub_ignores_malformed_broker_frames_and_keeps_routing():
     hub.dispatch("no newlines at all")
     hub.dispatch(f"{USER}\nnot-a-seq\n{{}}")
     signal = store.add(1)
-    hub.dispatch(broker_message(USER, 1, signal.wire()))
-    hub.dispatch(broker_message(uuid.uuid4(), 1, signal.wire()))  # someone else's
+    hub.dispatch(broker_frame(USER, 1, signal.wire()))
+    hub.dispatch(broker_frame(uuid.uuid4(), 1, signal.wire()))  # someone else's
     await settle(lambda: sock.seqs)
     assert sock.seqs == [1]
     await conn.stop()

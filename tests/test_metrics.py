@@ -110,8 +110,11 @@ async def test_queue_depth_coalescing_and_dropped_frames_are_read_from_live_conn
     metrics.watch(hub)
 
     class NeverSent:  # the sender task is not started: frames stay queued
-        write_frame = None
-        abort = None
+        def write_frame(self, frame: bytes) -> bool:
+            return False
+
+        def abort(self) -> None:
+            pass
 
         async def send_text(self, text: str) -> None:
             raise AssertionError("not started")

@@ -8,7 +8,7 @@ import uuid
 
 from signalhub.broker import CHANNEL
 from signalhub.signals import NewSignal
-from signalhub.store import InboxFilter, MAX_NOTIFY_BYTES, SignalStore, create_pool
+from signalhub.store import MAX_NOTIFY_BYTES, InboxFilter, SignalStore, create_pool
 from signalhub.store import connect as connect_db
 
 

@@ -10,9 +10,11 @@ import os
 import resource
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 FD_LIMIT = 65536
 
@@ -42,6 +44,24 @@ def signal_text(seq: int, data: dict) -> str:
         },
         separators=(",", ":"),
     )
+
+
+class ProduceClock:
+    """CPU seconds this process spent producing frames (encoding the signal JSON), kept
+    apart so the bench can split server CPU per delivery into producing and delivering.
+    Fan-out runs produce every round's frames first (`/bench/prepare`, timed), then
+    deliver them (`/bench/fanout` with `prepared`): frames arrive pre-encoded, as the
+    broker hands them to signalhub in production."""
+
+    seconds = 0.0
+
+    @classmethod
+    def timed(cls, make: Callable[[], T]) -> T:
+        started = time.thread_time()
+        try:
+            return make()
+        finally:
+            cls.seconds += time.thread_time() - started
 
 
 def padding(size: int) -> str:

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from .common import in_background, paced_rounds, padding, parse_args, run, signal_text
+from .common import ProduceClock, in_background, paced_rounds, padding, parse_args, run, signal_text
 
 
 class ConnectionManager:
@@ -46,16 +45,47 @@ async def websocket_endpoint(websocket: WebSocket, user: str) -> None:
 async def _produce(rounds: int, size: int, rate: float | None) -> None:
     async for r in paced_rounds(rounds, rate):
         pad = padding(size)
-        for user in list(manager.active):
+        texts = ProduceClock.timed(
+            lambda: [(user, signal_text(r + 1, {"status": "running", "pad": pad})) for user in list(manager.active)]
+        )
+        for user, text in texts:
             try:
-                await manager.send_personal_message(user, signal_text(r + 1, {"status": "running", "pad": pad}))
+                await manager.send_personal_message(user, text)
             except Exception:
                 pass  # a socket that went away; the docs' manager has no other policy
 
 
+_prepared: list[list[tuple[str, str]]] = []
+
+
+@app.post("/bench/prepare")
+async def prepare(body: dict) -> dict:
+    users, size = list(manager.active), int(body.get("size", 200))
+    pads = [padding(size) for _ in range(int(body["rounds"]))]  # one per round, as in _produce
+    _prepared[:] = ProduceClock.timed(lambda: [
+        [(user, signal_text(r + 1, {"status": "running", "pad": pad})) for user in users]
+        for r, pad in enumerate(pads)
+    ])
+    return {"prepared": True}
+
+
+async def _deliver() -> None:
+    prepared = _prepared[:]
+    _prepared.clear()
+    for texts in prepared:
+        for user, text in texts:
+            try:
+                await manager.send_personal_message(user, text)
+            except Exception:
+                pass
+
+
 @app.post("/bench/fanout")
 async def fanout(body: dict) -> dict:
-    in_background(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
+    if body.get("prepared"):
+        in_background(_deliver())
+    else:
+        in_background(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
     return {"started": True}
 
 
@@ -67,7 +97,7 @@ async def emit(body: dict) -> dict:
 
 @app.get("/bench/stats")
 async def stats() -> dict:
-    return {"connections": sum(len(s) for s in manager.active.values())}
+    return {"connections": sum(len(s) for s in manager.active.values()), "produce_cpu_seconds": ProduceClock.seconds}
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ import os
 
 from fastapi import FastAPI, Request
 
-from signalhub.store import broker_message
+from signalhub.wire import broker_frame
 
-from .common import in_background, paced_rounds, padding, parse_args, raise_fd_limit, signal_text
-
+from .common import ProduceClock, in_background, paced_rounds, padding, parse_args, raise_fd_limit, signal_text
 
 
 def _next_seq(app: FastAPI, user: str) -> int:
@@ -30,7 +29,24 @@ def _frame(app: FastAPI, user: str, data: dict) -> str:
     # The broker hands the hub finished text (encoded once, by the emitter's process);
     # here it is encoded by the same function the peers use, so every system pays the same.
     seq = _next_seq(app, user)
-    return broker_message(user, seq, signal_text(seq, data))
+    return broker_frame(user, seq, signal_text(seq, data))
+
+
+def _prepare(app: FastAPI, rounds: int, size: int) -> None:
+    users = list(app.state.hub.status()["connected_users"])
+    pads = [padding(size) for _ in range(rounds)]  # one per round, as in _produce
+    app.state.bench_prepared = ProduceClock.timed(lambda: [
+        [_frame(app, user, {"status": "running", "pad": pad}) for user in users] for pad in pads
+    ])
+
+
+async def _deliver(app: FastAPI) -> None:
+    hub = app.state.hub
+    prepared, app.state.bench_prepared = app.state.bench_prepared, []
+    for frames in prepared:
+        for frame in frames:
+            hub.dispatch(frame)
+        await asyncio.sleep(0)  # let the senders run, as a broker callback would
 
 
 async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> None:
@@ -38,8 +54,10 @@ async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> 
     users = list(hub.status()["connected_users"])
     async for _ in paced_rounds(rounds, rate):
         data = {"status": "running", "pad": padding(size)}
-        for user in users:
-            hub.dispatch(_frame(app, user, data))
+        # The broker hands the hub finished frames: produce them first (timed apart), then deliver.
+        frames = ProduceClock.timed(lambda: [_frame(app, user, data) for user in users])
+        for frame in frames:
+            hub.dispatch(frame)
         await asyncio.sleep(0)  # let the senders run, as a broker callback would
 
 
@@ -47,10 +65,19 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
     app.state.bench_seqs = {}
     existing = list(app.router.routes)
 
+    @app.post("/bench/prepare", include_in_schema=False)
+    async def prepare(request: Request) -> dict:
+        body = await request.json()
+        _prepare(request.app, int(body["rounds"]), int(body.get("size", 200)))
+        return {"prepared": True}
+
     @app.post("/bench/fanout", include_in_schema=False)
     async def fanout(request: Request) -> dict:
         body = await request.json()
-        in_background(_produce(request.app, int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
+        if body.get("prepared"):
+            in_background(_deliver(request.app))
+        else:
+            in_background(_produce(request.app, int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
         return {"started": True}
 
     @app.post("/bench/emit", include_in_schema=False)
@@ -88,7 +115,7 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
 
     @app.get("/bench/stats", include_in_schema=False)
     async def stats(request: Request) -> dict:
-        return {"connections": request.app.state.hub.total}
+        return {"connections": request.app.state.hub.total, "produce_cpu_seconds": ProduceClock.seconds}
 
     # Ahead of the web page's catch-all mount at "/".
     app.router.routes[:] = [r for r in app.router.routes if r not in existing] + existing
@@ -105,8 +132,8 @@ def main() -> None:
     create_app = app_module.create_app
     app_module.create_app = lambda settings=None: add_bench_routes(create_app(settings))
     if os.environ.get("BENCH_FASTAPI_WS") == "1":
-        # The comparison variant: /ws served by FastAPI's router, as before DirectWebSocket.
-        app_module.DirectWebSocket = lambda app: app
+        # The comparison variant: /ws served by FastAPI's router, without the WebSocketBypass.
+        app_module.serving_app = lambda app: app
     if args.ws != "auto":
         os.environ["SIGNALHUB_WS_IMPL"] = args.ws
     if args.deflate != "default":

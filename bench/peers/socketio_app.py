@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import socketio
 from fastapi import FastAPI
 
-from .common import in_background, paced_rounds, padding, parse_args, run, signal_text
+from .common import ProduceClock, in_background, paced_rounds, padding, parse_args, run, signal_text
 
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
 http = FastAPI()
@@ -36,13 +36,41 @@ async def disconnect(sid, *args):
 async def _produce(rounds: int, size: int, rate: float | None) -> None:
     async for r in paced_rounds(rounds, rate):
         pad = padding(size)
-        for user in list(_users):
-            await sio.emit("signal", signal_text(r + 1, {"status": "running", "pad": pad}), to=user)
+        texts = ProduceClock.timed(
+            lambda: [(user, signal_text(r + 1, {"status": "running", "pad": pad})) for user in list(_users)]
+        )
+        for user, text in texts:
+            await sio.emit("signal", text, to=user)
+
+
+_prepared: list[list[tuple[str, str]]] = []
+
+
+@http.post("/bench/prepare")
+async def prepare(body: dict) -> dict:
+    users, size = list(_users), int(body.get("size", 200))
+    pads = [padding(size) for _ in range(int(body["rounds"]))]  # one per round, as in _produce
+    _prepared[:] = ProduceClock.timed(lambda: [
+        [(user, signal_text(r + 1, {"status": "running", "pad": pad})) for user in users]
+        for r, pad in enumerate(pads)
+    ])
+    return {"prepared": True}
+
+
+async def _deliver() -> None:
+    prepared = _prepared[:]
+    _prepared.clear()
+    for texts in prepared:
+        for user, text in texts:
+            await sio.emit("signal", text, to=user)
 
 
 @http.post("/bench/fanout")
 async def fanout(body: dict) -> dict:
-    in_background(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
+    if body.get("prepared"):
+        in_background(_deliver())
+    else:
+        in_background(_produce(int(body["rounds"]), int(body.get("size", 200)), body.get("rate")))
     return {"started": True}
 
 
@@ -54,7 +82,7 @@ async def emit(body: dict) -> dict:
 
 @http.get("/bench/stats")
 async def stats() -> dict:
-    return {"connections": sum(_users.values())}
+    return {"connections": sum(_users.values()), "produce_cpu_seconds": ProduceClock.seconds}
 
 
 if __name__ == "__main__":

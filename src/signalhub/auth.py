@@ -25,12 +25,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import jwt
+import jwt.types
 
-USER_AUDIENCE = "authenticated"
-SERVICE_ROLE = "service_role"
+USER_AUDIENCE: Final = "authenticated"
+SERVICE_ROLE: Final = "service_role"
 ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
 JWKS_LIFESPAN = 600  # seconds a fetched key set is trusted before it is refetched
 JWKS_REFRESH_COOLDOWN = 30.0  # minimum seconds between refetches caused by unknown kids
@@ -166,7 +167,7 @@ class TokenVerifier:
         if not token:
             raise AuthError("token is missing")
         key, algorithms = self._key_and_algorithms(token)
-        options = {"require": ["exp"], "verify_aud": False}
+        options: jwt.types.Options = {"require": ["exp"], "verify_aud": False}
         try:
             claims = jwt.decode(
                 token,

@@ -11,7 +11,7 @@ import asyncio
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -38,7 +38,7 @@ def _settings(**overrides) -> Settings:
         raise  # unreachable: _fail exits
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
 
@@ -85,11 +85,11 @@ def _check_schema(settings: Settings) -> None:
 
 @app.command()
 def api(
-    host: Annotated[Optional[str], typer.Option(help="Bind address (HOST)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (PORT)")] = None,
-    ssl_certfile: Annotated[Optional[Path], typer.Option(help="TLS certificate, serves https/wss (SIGNALHUB_SSL_CERTFILE)")] = None,
-    ssl_keyfile: Annotated[Optional[Path], typer.Option(help="TLS private key (SIGNALHUB_SSL_KEYFILE)")] = None,
-    log_level: Annotated[Optional[str], typer.Option(help="Log level (LOG_LEVEL)")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PORT)")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate, serves https/wss (SIGNALHUB_SSL_CERTFILE)")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (SIGNALHUB_SSL_KEYFILE)")] = None,
+    log_level: Annotated[str | None, typer.Option(help="Log level (LOG_LEVEL)")] = None,
 ) -> None:
     """Run one API instance (several may share one database and broker)."""
     overrides = {k: v for k, v in {"host": host, "port": port, "ssl_certfile": ssl_certfile,
@@ -125,13 +125,15 @@ def worker() -> None:
 
     try:
         asyncio.run(worker_main(settings))
+    except ConfigError as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         pass
 
 
 @app.command()
 def run(
-    port: Annotated[Optional[int], typer.Option(help="API port (PORT, default 8000)")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (PORT, default 8000)")] = None,
     temporal: Annotated[bool, typer.Option(help="Start the Temporal dev server and a worker")] = True,
 ) -> None:
     """Start everything on one machine with embedded defaults and print where to look (the `dev` extra)."""
@@ -146,8 +148,8 @@ def run(
 def migrate() -> None:
     """Apply database migrations in signalhub's schema (idempotent; also done on start unless
     SIGNALHUB_MIGRATE_ON_START=false). Touches nothing outside that schema."""
-    from .runtime import resolve_database_url
     from .migrations import pending_migrations, upgrade_to_head
+    from .runtime import resolve_database_url
 
     settings = _settings()
     url = resolve_database_url(settings)
@@ -167,7 +169,7 @@ def config() -> None:
 
 @app.command()
 def token(
-    user: Annotated[Optional[str], typer.Option(help="User UUID (the token's sub)")] = None,
+    user: Annotated[str | None, typer.Option(help="User UUID (the token's sub)")] = None,
     service: Annotated[bool, typer.Option("--service", help="Mint a service-role token")] = False,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 3600,
 ) -> None:
@@ -183,6 +185,7 @@ def token(
     if service:
         typer.echo(mint_service_token(secret, ttl))
         return
+    assert user is not None  # exactly one of --user / --service, checked above
     try:
         if not user.isascii():  # uuid.UUID would read non-ASCII digits as other digits
             raise ValueError(user)
@@ -194,11 +197,12 @@ def token(
 
 @app.command()
 def tail(
-    token_: Annotated[Optional[str], typer.Option("--token", help="User token (TOKEN)")] = None,
-    url: Annotated[Optional[str], typer.Option(help="WebSocket URL (SIGNALHUB_WS_URL, default ws://127.0.0.1:PORT/ws)")] = None,
-    since: Annotated[Optional[int], typer.Option(help="Resume after this seq")] = None,
+    token_: Annotated[str | None, typer.Option("--token", help="User token (TOKEN)")] = None,
+    url: Annotated[str | None, typer.Option(help="WebSocket URL (SIGNALHUB_WS_URL, default ws://127.0.0.1:PORT/ws)")] = None,
+    since: Annotated[int | None, typer.Option(help="Resume after this seq")] = None,
 ) -> None:
     """Print a user's live signals, one JSON per line (a WebSocket client)."""
+    from .dev.tail import TokenRejected
     from .dev.tail import tail as run_tail
 
     settings = _settings()
@@ -208,14 +212,16 @@ def tail(
     url = url or settings.signalhub_ws_url or f"ws://127.0.0.1:{settings.port}/ws"
     try:
         asyncio.run(run_tail(url, token_, since))
+    except TokenRejected as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         pass
 
 
 @app.command()
 def purge(
-    older_than_days: Annotated[Optional[float], typer.Option(help="Age in days (default SIGNALHUB_RETENTION_DAYS)")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Rows per batch (default SIGNALHUB_RETENTION_BATCH_SIZE)")] = None,
+    older_than_days: Annotated[float | None, typer.Option(help="Age in days (default SIGNALHUB_RETENTION_DAYS)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per batch (default SIGNALHUB_RETENTION_BATCH_SIZE)")] = None,
 ) -> None:
     """Delete signals older than the retention age now, in batches (the worker does this hourly)."""
     from datetime import timedelta
@@ -294,8 +300,8 @@ def psql(ctx: typer.Context) -> None:
 
 @app.command()
 def demo(
-    file: Annotated[Optional[Path], typer.Argument(help="Document to process (default: a sample)")] = None,
-    user: Annotated[Optional[str], typer.Option(help="User UUID (USER_ID)")] = None,
+    file: Annotated[Path | None, typer.Argument(help="Document to process (default: a sample)")] = None,
+    user: Annotated[str | None, typer.Option(help="User UUID (USER_ID)")] = None,
 ) -> None:
     """Start a DocumentProcessingWorkflow from the command line and follow it."""
     from .dev.starter import demo as run_demo

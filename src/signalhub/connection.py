@@ -14,15 +14,15 @@ something to do (a frame, a resume, a close) and ends as soon as it has
 nothing left, in the same step as it sees its queue empty, so a frame can
 never be left behind with no sender (docs/performance.md: per-socket memory).
 
-Fast path: when no sender is running, nothing is queued and the frame is next
-in order, `enqueue` hands the frame's serialised bytes (`Frame.ws_bytes`, made
-once per signal and shared by every socket) to `write_frame`, which writes
-them at once if the socket can take them without waiting. If it cannot (the
-transport is paused because the client reads slowly, or a close is under way),
-the frame is queued and a sender task delivers it through the ordinary ASGI
-send, which waits; frames after it queue behind it, so order is kept and only
-that client waits. Without `write_frame` (a server other than signalhub's own
-protocol, `wsprotocol.py`) every frame goes through the sender task.
+Fast path: when no sender is running (then nothing is queued or pending) and
+the frame is next in order, `enqueue` hands the frame's serialised bytes
+(`Frame.ws_bytes`, made once per signal and shared by every socket) to the
+socket's `write_frame`, which writes them at once if the socket can take them
+without waiting. If it cannot (the transport is paused because the client
+reads slowly, a close is under way, or the server is not signalhub's own
+protocol), the frame is queued and a sender task delivers it with
+`send_text`, which waits; frames after it queue behind it, so order is kept
+and only that client waits.
 """
 
 from __future__ import annotations
@@ -33,24 +33,19 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
 
-from . import metrics
+from . import metrics, wire
 from .faults import close_code_for
 from .sendqueue import CATCH_UP, Frame, SendQueue
-from .signals import dumps
+from .transport import Socket
+from .wire import CLOSE_TOKEN, CLOSE_TOO_SLOW
 
 if TYPE_CHECKING:
     from .store import SignalStore
 
 log = logging.getLogger(__name__)
-
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_TOKEN = 4401
-CLOSE_TOO_SLOW = 4408
 
 #: Seconds a requested close may wait to be written before the socket is aborted
 #: (a peer that stopped reading can never be sent it).
@@ -58,26 +53,6 @@ CLOSE_GRACE_SECONDS = 2.0
 
 #: The context expiry timers run in: nothing they call reads a context variable.
 _TIMER_CONTEXT = contextvars.Context()
-
-#: Writes a serialised frame now and returns True, or writes nothing and returns False.
-WriteFrame = Callable[[bytes], bool]
-
-
-class ClientSocket(Protocol):
-    """What a connection writes to (the endpoint's adapter over the ASGI send)."""
-
-    #: The pre-encoded fast path (`wsprotocol.py`), or None under other servers.
-    write_frame: WriteFrame | None
-
-    async def send_text(self, text: str) -> None:
-        """Send one text message; waits while the transport is paused."""
-
-    async def close(self, code: int, reason: str) -> None:
-        """Send a close frame."""
-
-    #: Drop the connection without a closing handshake (`wsprotocol.py`), or None.
-    abort: Callable[[], None] | None
-
 
 class Connection:
     """Created by the WebSocket route, registered in the Hub, fed by `enqueue`."""
@@ -92,7 +67,7 @@ class Connection:
         self,
         user_id: uuid.UUID,
         store: SignalStore,
-        socket: ClientSocket,
+        socket: Socket,
         *,
         queue_limit: int,
         resume_limit: int,
@@ -121,15 +96,14 @@ class Connection:
     def enqueue(self, frame: Frame) -> None:
         if self.closed or self._close_request is not None:
             return
+        # No sender after start() means nothing is queued, pending or closing (a
+        # sender exists until all of that is done), so only order is left to check.
         if (
             self._sender is None
             and self._started
             and frame.text is not None
-            and (frame.seq is None or (frame.seq == self.last_seq + 1 and not self._queue.skipped))
-            and not self._queue
-            and self._resume_from is None
-            and (write_frame := self._socket.write_frame) is not None
-            and write_frame(frame.ws_bytes)
+            and (frame.seq is None or frame.seq == self.last_seq + 1)
+            and self._socket.write_frame(frame.ws_bytes)
         ):
             if frame.seq is not None:
                 self.last_seq = frame.seq
@@ -141,8 +115,9 @@ class Connection:
         if self._sender is None:
             self._wake()
 
-    def send_control(self, message: dict) -> None:
-        self.enqueue(Frame(None, dumps(message)))
+    def send_control(self, message: dict[str, Any] | str) -> None:
+        """Queue a control message (`wire`'s text, or a dict to encode) in order with the signals."""
+        self.enqueue(Frame(None, message if isinstance(message, str) else wire.dumps(message)))
 
     def resume(self, since: int) -> None:
         """Replay everything after `since`, then `resumed` (client asked)."""
@@ -164,7 +139,7 @@ class Connection:
                 metrics.FRAMES_DROPPED.inc(len(self._queue))
             self._queue.clear()
             self._wake()
-            if self._sender is not None and self._socket.abort is not None:
+            if self._sender is not None:
                 # If the sender is stuck in a write (the peer stopped reading), the
                 # close can never go out: give up on the socket after a grace period.
                 self._give_up = asyncio.get_running_loop().call_later(
@@ -184,7 +159,7 @@ class Connection:
     def _abort_if_stuck(self) -> None:
         self._give_up = None
         sender = self._sender
-        if sender is not None and not sender.done() and self._socket.abort is not None:
+        if sender is not None and not sender.done():
             log.info("connection %s: close not written within %.0fs; aborting", self.user_id, CLOSE_GRACE_SECONDS)
             self._socket.abort()
 
@@ -280,8 +255,7 @@ class Connection:
 
     async def _send_frame(self, frame: Frame) -> None:
         assert frame.text is not None
-        write_frame = self._socket.write_frame
-        if write_frame is None or not write_frame(frame.ws_bytes):
+        if not self._socket.write_frame(frame.ws_bytes):
             await self._socket.send_text(frame.text)  # waits while the transport is paused
 
     async def _replay(self, since: int, *, announce: bool) -> None:
@@ -300,4 +274,4 @@ class Connection:
             # Too much was missed: the client refetches the inbox; continue live from now.
             self.last_seq = max(self.last_seq, await self._store.latest_seq(self.user_id))
         if announce or not complete:
-            await self._socket.send_text(dumps({"type": "resumed", "recovered": complete}))
+            await self._socket.send_text(wire.resumed(complete))

@@ -122,19 +122,19 @@ class GuardedConnection(asyncpg.Connection):
                 self.terminate()
             raise Unavailable("database", exc) from exc
 
-    async def execute(self, *args, **kwargs):  # type: ignore[override]
+    async def execute(self, *args, **kwargs):
         return await self._guarded(super().execute(*args, **kwargs))
 
-    async def executemany(self, *args, **kwargs):  # type: ignore[override]
+    async def executemany(self, *args, **kwargs):
         return await self._guarded(super().executemany(*args, **kwargs))
 
-    async def fetch(self, *args, **kwargs):  # type: ignore[override]
+    async def fetch(self, *args, **kwargs):
         return await self._guarded(super().fetch(*args, **kwargs))
 
-    async def fetchrow(self, *args, **kwargs):  # type: ignore[override]
+    async def fetchrow(self, *args, **kwargs):
         return await self._guarded(super().fetchrow(*args, **kwargs))
 
-    async def fetchval(self, *args, **kwargs):  # type: ignore[override]
+    async def fetchval(self, *args, **kwargs):
         return await self._guarded(super().fetchval(*args, **kwargs))
 
 

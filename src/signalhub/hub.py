@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from . import metrics
-from .connection import CLOSE_GOING_AWAY, Connection
+from .connection import Connection
 from .sendqueue import Frame
+from .wire import CLOSE_GOING_AWAY, parse_broker_frame
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ class Hub:
         for conns in self._by_user.values():
             yield from conns
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         """The seed's `/ws/status` body (this process only)."""
         return {
             "total_connections": self._total,
@@ -80,27 +82,23 @@ class Hub:
     # -- fan-out -------------------------------------------------------------------
 
     def dispatch(self, message: str) -> None:
-        """Route one broker frame (`user \\n seq \\n payload`) to the user's connections."""
-        try:
-            user, seq_text, payload = message.split("\n", 2)
-        except ValueError:
-            log.warning("hub: ignoring a malformed broker frame")
-            return
+        """Route one broker frame (`wire.broker_frame`) to the user's connections."""
+        user = message[: message.find("\n")]
         conns = self._by_user.get(user)
         if not conns:
             return  # most frames: a user with no socket on this instance
         try:
-            frame_seq = int(seq_text) if seq_text else None
+            _, seq, payload = parse_broker_frame(message)
         except ValueError:
-            log.warning("hub: ignoring a broker frame with a malformed seq")
+            log.warning("hub: ignoring a malformed broker frame")
             return
-        frame = Frame(frame_seq, payload or None)  # one frame object shared by every connection
+        frame = Frame(seq, payload)  # one frame object shared by every connection
         for conn in conns:  # an immutable tuple: safe even if a close changes the registry
             conn.enqueue(frame)
-        if frame_seq is not None:
-            metrics.signal_fanned_out(payload or None, len(conns))
+        if seq is not None:
+            metrics.signal_fanned_out(payload, len(conns))
 
-    def deliver_to_user(self, user_id: uuid.UUID | str, message: dict) -> None:
+    def deliver_to_user(self, user_id: uuid.UUID | str, message: dict[str, Any] | str) -> None:
         """Queue a control message for every connection of one user on this process."""
         for conn in self._by_user.get(str(user_id), ()):
             conn.send_control(message)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .signals import dumps
+from .wire import dumps
 
 Action = Literal["read", "unread", "seen", "unseen", "archive", "unarchive", "delete"]
 #: What POST /api/v1/inbox/bulk accepts (`unseen` is reachable by PATCH only).

@@ -11,6 +11,7 @@ as numbers. Client-supplied numbers are ASCII digits only, here, once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +68,7 @@ def json_depth(value: Any, *, limit: int) -> int:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list | tuple):

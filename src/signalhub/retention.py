@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -51,7 +51,7 @@ def _pool_of(store_or_pool: Any) -> asyncpg.Pool:
 
 
 def cutoff(older_than: timedelta, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)) - older_than
+    return (now or datetime.now(UTC)) - older_than
 
 
 async def purge_once(

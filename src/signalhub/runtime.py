@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from .broker import Broker, create_broker
+from .service import SignalService
 from .settings import DEFAULT_DB_SCHEMA, Settings
 from .store import SignalStore, create_pool, settings_options
-from .service import SignalService
 
 
 def resolve_database_url(settings: Settings) -> str:

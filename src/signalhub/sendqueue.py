@@ -15,14 +15,11 @@ Guarantees:
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field
 
-from websockets.frames import Frame as _WebSocketFrame
-from websockets.frames import Opcode
-
-_PROGRESS_MARK = ',"signal_type":"progress"'
+from .transport.frames import text_frame
+from .wire import is_progress, workflow_id_of
 
 
 @dataclass(slots=True)
@@ -43,20 +40,19 @@ class Frame:
         ws = self._ws
         if ws is None:
             assert self.text is not None
-            ws = self._ws = _WebSocketFrame(Opcode.TEXT, self.text.encode()).serialize(mask=False)
+            ws = self._ws = text_frame(self.text.encode())
         return ws
 
     @property
     def is_progress(self) -> bool:
-        # The wire format puts signal_type right after seq: no decoding needed.
         if self.seq is None or self.text is None:
             return False
-        return self.text.startswith(_PROGRESS_MARK, self.text.find(',"signal_type"'))
+        return is_progress(self.text)
 
     @property
     def workflow_id(self) -> str | None:
         if self._workflow is None and self.text is not None:
-            self._workflow = json.loads(self.text).get("workflow_id")
+            self._workflow = workflow_id_of(self.text)
         return self._workflow
 
 

@@ -18,6 +18,7 @@ import uvicorn
 from .httphead import guard_protocol_factory
 from .logs import log_config
 from .settings import Settings
+from .transport import PROTOCOL_PATH
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self._signalhub_app = app
 
-    async def shutdown(self, sockets=None) -> None:  # type: ignore[override]
+    async def shutdown(self, sockets=None) -> None:
         state = self._signalhub_app.state
         state.draining = True  # readiness answers 503 from now on
         drain = state.settings.shutdown_drain_seconds
@@ -71,14 +72,10 @@ def guard_request_heads(config: uvicorn.Config, timeout: float) -> None:
     config.http_protocol_class = guard_protocol_factory(config.http_protocol_class, timeout)  # type: ignore[assignment]
 
 
-#: The default WebSocket protocol class (`SIGNALHUB_WS_IMPL=signalhub`).
-WS_PROTOCOL = "signalhub.wsprotocol:SignalhubWebSocketProtocol"
-
-
 def _ws_protocol(name: str) -> str:
-    """`signalhub` (default: uvicorn's sans-I/O protocol made lean, wsprotocol.py) or
-    any of uvicorn's own (`auto`, `websockets-sansio`, `websockets`, `wsproto`)."""
-    return WS_PROTOCOL if name in ("signalhub", "") else name
+    """`signalhub` (default: `transport.WebSocketProtocol`) or any of uvicorn's own
+    (`auto`, `websockets-sansio`, `websockets`, `wsproto`)."""
+    return PROTOCOL_PATH if name in ("signalhub", "") else name
 
 
 def serve(
@@ -94,8 +91,8 @@ def serve(
 
     fastapi_app = app_module.create_app(settings)
     config = uvicorn.Config(
-        app_module.DirectWebSocket(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
-        interface="asgi3",  # DirectWebSocket.__call__ returns the coroutine: not detectable as ASGI 3
+        app_module.serving_app(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
+        interface="asgi3",  # the bypass returns the coroutine: not detectable as ASGI 3
         host=host,
         port=port,
         log_config=log_config(log_level.upper()),

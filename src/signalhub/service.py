@@ -35,8 +35,9 @@ from . import metrics
 from .broker import Broker
 from .inbox_state import Target, inbox_messages
 from .signals import NewSignal, Signal
-from .store import SignalStore, broker_message
+from .store import SignalStore
 from .store_inbox import InboxStateStore
+from .wire import broker_frame
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +128,13 @@ class SignalService:
             for signal, created in results:
                 if created:
                     await self._publish(signal)
-        for (_, done), result in zip(batch, results):
+        for (_, done), result in zip(batch, results, strict=False):
             if not done.done():  # its caller may have been cancelled; the signal is stored regardless
                 done.set_result(result)
 
     async def _publish(self, signal: Signal) -> None:
         try:
-            await self.broker.publish(broker_message(signal.user_id, signal.seq, signal.wire()))
+            await self.broker.publish(broker_frame(signal.user_id, signal.seq, signal.wire()))
         except Exception as exc:
             metrics.PUBLISH_FAILURES.inc()
             log.warning("signal %s stored but not announced (%s); clients catch up by seq", signal.id, exc)
@@ -168,6 +169,6 @@ class SignalService:
         counts = await InboxStateStore(self.store.pool).counts(user_id)
         try:
             for message in inbox_messages(counts, state or {}, target, changed_ids):
-                await self.broker.publish(broker_message(user_id, None, message))
+                await self.broker.publish(broker_frame(user_id, None, message))
         except Exception as exc:
             log.warning("inbox change not announced (%s)", exc)

@@ -1,4 +1,4 @@
-"""The four signal types, their validation and their wire format.
+"""The four signal types' validation, and the signal objects.
 
 Pure: no I/O, no asyncio. A *signal* here is an event from a workflow to a
 user (status, progress, completion, error). It is not a Temporal Signal,
@@ -8,8 +8,8 @@ Guarantees:
 - `validate_signal` accepts exactly the seed's data shapes (extra keys are
   kept, so callers may attach their own fields) and raises `SignalError` with
   a message naming the offending field otherwise.
-- `Signal.wire()` is the exact JSON text sent to clients and is computed once
-  per signal, never per connection.
+- `Signal.wire()` is the exact JSON text sent to clients (`wire.signal_json`)
+  and is computed once per signal, never per connection.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from .parsing import json_depth
-
-SignalType = Literal["status_update", "progress", "completion", "error"]
-SIGNAL_TYPES: tuple[str, ...] = get_args(SignalType)
+from .wire import SIGNAL_TYPES, format_timestamp, signal_json, signal_json_parts
 
 MAX_WORKFLOW_ID_LENGTH = 255
 MAX_DATA_BYTES = 64 * 1024
@@ -153,16 +151,6 @@ def servable_data(data: Any) -> Any:
     return data
 
 
-def format_timestamp(ts: datetime) -> str:
-    """ISO-8601 in UTC with a `Z`, as in the seed's examples."""
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON, the one encoding used on the wire and in the broker."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 @dataclass(frozen=True, slots=True)
 class NewSignal:
     """A validated signal that has not been stored yet (no `seq`)."""
@@ -204,14 +192,7 @@ class NewSignal:
         Lets the database put the seq it assigns into the message without the
         message being encoded a second time.
         """
-        head = '{"id":"%s","seq":' % self.id
-        tail = ',"signal_type":%s,"workflow_id":%s,"data":%s,"timestamp":%s}' % (
-            dumps(self.signal_type),
-            dumps(self.workflow_id),
-            dumps(self.data),
-            dumps(format_timestamp(self.timestamp)),
-        )
-        return head, tail
+        return signal_json_parts(self.id, self.signal_type, self.workflow_id, self.data, self.timestamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +214,7 @@ class Signal:
 
     def wire(self) -> str:
         """The exact text a client receives: the seed's shape plus `id` and `seq`."""
-        return dumps(self.to_wire_dict())
+        return signal_json(self.id, self.seq, self.signal_type, self.workflow_id, self.data, self.timestamp)
 
     def to_wire_dict(self) -> dict[str, Any]:
         return {

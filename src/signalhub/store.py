@@ -24,7 +24,8 @@ import asyncpg
 
 from .faults import GuardedConnection, connect_or_unavailable
 from .settings import DEFAULT_DB_SCHEMA
-from .signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, NewSignal, Signal, dumps, servable_data
+from .signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, NewSignal, Signal, servable_data
+from .wire import dumps, notify_parts
 
 # NOTIFY payloads must stay under 8000 bytes; bigger signals are announced by seq only.
 MAX_NOTIFY_BYTES = 7900
@@ -100,26 +101,11 @@ ORDER BY ins.user_id, ins.seq
 """
 
 
-def broker_message(user_id: uuid.UUID | str, seq: int | None, payload: str) -> str:
-    """The broker's text frame: `user_id \\n seq \\n payload` (seq empty for control messages).
-
-    The payload is the exact wire text, so receivers route without decoding it.
-    """
-    return f"{user_id}\n{'' if seq is None else seq}\n{payload}"
-
-
 def _notify_parts(new: NewSignal) -> tuple[str, str, str | None]:
-    """The three strings the SQL joins around the seq into the broker frame
-    (`user \n SEQ \n head SEQ tail`).
-
-    Too big for NOTIFY: announce "user, seq" with an empty payload and let the
-    receiver read the row (the tail is None, so the SQL writes seq only once).
-    """
+    """`wire.notify_parts` for one new signal: too big for NOTIFY, it is announced
+    as "user, seq" and the receiver reads the row."""
     head, tail = new.wire_parts()
-    prefix = f"{new.user_id}\n"
-    if len(prefix) + len(head) + len(tail) + 60 > MAX_NOTIFY_BYTES:
-        return prefix, "\n", None
-    return prefix, "\n" + head, tail
+    return notify_parts(new.user_id, head, tail, limit=MAX_NOTIFY_BYTES)
 
 
 def _signal(row: asyncpg.Record) -> Signal:
@@ -274,7 +260,7 @@ class SignalStore:
         for new in news:
             values = (new.user_id, new.id, new.workflow_id, new.signal_type, dumps(new.data),
                       new.timestamp, new.idempotency_key, *_notify_parts(new))
-            for column, value in zip(columns, values):
+            for column, value in zip(columns, values, strict=False):
                 column.append(value)
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(_INSERT_MANY, *columns, notify_channel)

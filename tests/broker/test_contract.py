@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from signalhub.broker import Broker, create_broker
-from signalhub.store import broker_message
 from signalhub.store import connect as connect_db
+from signalhub.wire import broker_frame
 from tests.support import async_wait_until, free_port
 
 KINDS = ["memory", "postgres", "redis", "nats"]
@@ -59,7 +59,7 @@ async def open_broker(database_url) -> AsyncIterator[Callable[[str], asyncio.Fut
 
 def frames(count: int, user: uuid.UUID | None = None) -> list[str]:
     user = user or uuid.uuid4()
-    return [broker_message(user, n, '{"seq":%d,"text":"ünïcode\\nand a newline"}' % n) for n in range(1, count + 1)]
+    return [broker_frame(user, n, '{"seq":%d,"text":"ünïcode\\nand a newline"}' % n) for n in range(1, count + 1)]
 
 
 @pytest.mark.parametrize("kind", KINDS)

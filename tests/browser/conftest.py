@@ -119,7 +119,7 @@ class Stack:
     """The running services of one browser test module."""
 
     api: ApiProcess
-    worker: "WorkerProcess"
+    worker: WorkerProcess
     database_url: str
     data_dir: Path
     demo_user: uuid.UUID

@@ -16,7 +16,6 @@ import time
 import urllib.request
 import uuid
 
-
 from signalhub.auth import mint_user_token
 from tests.delivery.harness import Emitter, StreamClient, assert_each_once_in_order, start_apis, stop_apis, stored
 from tests.support import SECRET, ApiProcess

@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid
 
 import httpx
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings

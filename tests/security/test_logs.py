@@ -19,7 +19,7 @@ import websockets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalhub.logs import REDACTED, RedactTokens, RedactingFormatter, redact
+from signalhub.logs import REDACTED, RedactingFormatter, RedactTokens, redact
 from tests.support import SECRET, ApiProcess, recv_json
 
 
@@ -88,8 +88,8 @@ async def test_no_token_reaches_the_logs_of_a_real_server(database_url, tmp_path
 
 
 def test_redaction_covers_tracebacks_and_structured_arguments():
-    import logging
     import io
+    import logging
 
     token = _token(uuid.uuid4())
     stream = io.StringIO()

@@ -15,8 +15,8 @@ import pytest
 
 from signalhub import retention
 from signalhub.migrations import scratch_database
-from signalhub.store import create_pool
 from signalhub.store import connect as connect_db
+from signalhub.store import create_pool
 from tests.support import BIN, base_env
 
 INSERT = """

@@ -15,8 +15,7 @@ import pytest
 import websockets
 
 from tests.security.servers import self_signed_certificate
-from tests.support import ApiProcess
-from tests.support import recv_json
+from tests.support import ApiProcess, recv_json
 
 
 @pytest.fixture(scope="module")

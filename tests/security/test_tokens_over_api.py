@@ -19,7 +19,6 @@ from tests.security.test_tokens import hs256_by_hand
 from tests.support import SECRET, ApiProcess, recv_json
 
 
-
 @pytest.fixture(scope="module")
 def keys() -> tuple[SigningKey, SigningKey]:
     return SigningKey("ec-api", "ES256"), SigningKey("rsa-api", "RS256")

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from signalhub.documents import SAMPLE_DOCUMENT
 from signalhub.dev.embedded import temporal_dev_server
-from tests.support import ROOT, SECRET, ApiProcess, BIN, base_env, connect, free_port
+from signalhub.documents import SAMPLE_DOCUMENT
+from tests.support import BIN, ROOT, SECRET, ApiProcess, base_env, connect, free_port
 from tests.temporal.helpers import signals_until_final
 
 pytestmark = pytest.mark.temporal

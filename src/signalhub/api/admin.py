@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
 from ..signals import SignalError
+from ..wire import SignalType
 from .deps import HubDep, Service, ServiceRole
 
 router = APIRouter(tags=["service"])
@@ -25,7 +26,7 @@ class SendTest(BaseModel):
 
 class EmitRequest(BaseModel):
     user_id: uuid.UUID
-    signal_type: Literal["status_update", "progress", "completion", "error"]
+    signal_type: SignalType
     workflow_id: str = Field(min_length=1, max_length=255)
     data: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=512)

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
 
+from .. import __version__, metrics
 from .._extras import documents_installed
 from ..auth import TokenVerifier
 from ..hub import Hub
 from ..runtime import open_runtime
 from ..settings import Settings, get_settings
-from .. import __version__, metrics
-from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
+from ..transport import WebSocketBypass
 from . import admin, dev, documents, errors, inbox, inbox_state, ws
+from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
 
 log = logging.getLogger(__name__)
 
@@ -82,28 +81,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-class DirectWebSocket:
-    """The ASGI entry point `signalhub api` serves: `/ws` goes straight to
-    `ws.signal_stream`; everything else (HTTP, lifespan) to the FastAPI app.
+def serving_app(app: FastAPI) -> FastAPI | WebSocketBypass:
+    """The ASGI app `signalhub api` serves: `/ws` straight to `ws.signal_stream`,
+    everything else (HTTP, lifespan) to the FastAPI app.
 
-    Why: FastAPI's router, dependency machinery and middleware keep their
-    per-request frames and exit stacks alive for a WebSocket's whole life
-    (~12 KB per idle socket, docs/performance.md). Nothing they add applies
-    to `/ws`: CORS does not cover WebSockets (the endpoint checks `Origin`
-    itself), body limits are HTTP-only and the endpoint validates its own
-    input. With `SIGNALHUB_WEBSOCKET_ENABLED=false` nothing is intercepted and
-    FastAPI (which then has no `/ws` route) refuses the handshake.
+    Nothing FastAPI's router and middleware add applies to `/ws`: CORS does not
+    cover WebSockets (the endpoint checks `Origin` itself), body limits are
+    HTTP-only and the endpoint validates its own input. With
+    `SIGNALHUB_WEBSOCKET_ENABLED=false` nothing is intercepted and FastAPI
+    (which then has no `/ws` route) refuses the handshake.
     """
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.state = app.state
-        self._serve_ws = bool(app.state.settings.websocket_enabled)
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # A plain function returning the endpoint's coroutine: no frame of its own
-        # stays suspended for the socket's whole life.
-        if self._serve_ws and scope["type"] == "websocket" and scope["path"] == "/ws":
-            scope["app"] = self.app  # the endpoint reads settings, hub and runtime from app.state
-            return ws.signal_stream(WebSocket(scope, receive, send), send, receive)
-        return self.app(scope, receive, send)
+    if not app.state.settings.websocket_enabled:
+        return app
+    return WebSocketBypass(app, "/ws", ws.signal_stream)

@@ -75,7 +75,8 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}" + (f" ({type(cause).__name__})" if cause is not None else "")
 
 
-async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # registered for it only
     # FastAPI's own handler echoes the offending input; a lone surrogate or
     # non-UTF-8 bytes in it cannot be encoded, which turned a 422 into a 500.
     detail = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})

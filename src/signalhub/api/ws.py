@@ -12,24 +12,22 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import NamedTuple
 
 from fastapi import APIRouter, WebSocket
 from starlette.datastructures import Headers, QueryParams
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
+from .. import wire
 from ..auth import AuthError
-from ..connection import (
-    CLOSE_POLICY,
-    CLOSE_TOKEN,
-    CLOSE_TRY_AGAIN_LATER,
-    Connection,
-)
+from ..connection import Connection
 from ..faults import is_unavailable
 from ..hub import LimitExceeded
 from ..parsing import parse_seq
-from ..wsprotocol import ABORT, WRITE_FRAME
+from ..transport import socket_for
+from ..wire import CLOSE_POLICY, CLOSE_TOKEN, CLOSE_TRY_AGAIN_LATER
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -64,27 +62,6 @@ class _RateLimit:
         return True
 
 
-class _AsgiSocket:
-    """`connection.ClientSocket` over the ASGI send: what a Connection writes to."""
-
-    __slots__ = ("_websocket", "_send", "write_frame", "abort")
-
-    def __init__(self, websocket: WebSocket, asgi_send: Send | None) -> None:
-        self._websocket = websocket
-        # The server's own ASGI send skips Starlette's per-call state checks (docs/performance.md).
-        self._send = asgi_send or websocket.send
-        # Offered by signalhub's own uvicorn protocol (wsprotocol.py): pre-encoded frames, abort.
-        extensions = websocket.scope.get("extensions") or {}
-        self.write_frame = extensions.get(WRITE_FRAME)
-        self.abort = extensions.get(ABORT)
-
-    async def send_text(self, text: str) -> None:
-        await self._send({"type": "websocket.send", "text": text})
-
-    async def close(self, code: int, reason: str) -> None:
-        await self._websocket.close(code=code, reason=reason)
-
-
 class _Accepted(NamedTuple):
     user_id: uuid.UUID
     expires_at: float
@@ -93,15 +70,24 @@ class _Accepted(NamedTuple):
 
 @router.websocket("/ws")
 async def signal_stream_route(websocket: WebSocket) -> None:
-    """`/ws` through FastAPI's router (`signalhub api` serves it via `DirectWebSocket`)."""
-    await signal_stream(websocket)
+    """`/ws` through FastAPI's router (`signalhub api` serves it via `transport.WebSocketBypass`)."""
+    await _serve(websocket, websocket.receive, websocket.send)
 
 
-async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None, asgi_receive: Receive | None = None) -> None:
-    """`asgi_send`/`asgi_receive`: the server's own ASGI callables (given by
-    `DirectWebSocket`); once the socket is open, messages go straight through
-    them instead of through Starlette's `WebSocket` methods."""
-    accepted = await _handshake(websocket)
+def signal_stream(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    """`/ws` as a bare ASGI endpoint (for `transport.WebSocketBypass`; `scope["app"]`
+    is the FastAPI app). A plain function returning the coroutine: no frame of
+    its own stays suspended for the socket's life."""
+    return _serve(WebSocket(scope, receive, send), receive, send)
+
+
+async def _serve(websocket: WebSocket, receive: Receive, send: Send) -> None:
+    """Once the socket is open, messages go straight through the server's `receive`
+    and the socket (`transport.socket_for`), not through Starlette's `WebSocket`."""
+    try:
+        accepted = await _handshake(websocket)
+    except WebSocketDisconnect:
+        return  # the client left during the handshake
     if accepted is None:
         return
     app = websocket.app
@@ -111,7 +97,7 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None, asg
     conn = Connection(
         accepted.user_id,
         runtime.store,
-        _AsgiSocket(websocket, asgi_send),
+        socket_for(websocket.scope, send),
         queue_limit=settings.send_queue_limit,
         resume_limit=settings.resume_limit,
     )
@@ -130,9 +116,7 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None, asg
                 raise
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="database unavailable; retry shortly")
             return
-        await websocket.send_text(
-            json.dumps({"type": "connected", "user_id": str(accepted.user_id), "seq": latest})
-        )
+        await websocket.send_text(wire.connected(accepted.user_id, latest))
         # Closed when the token would no longer be accepted (its exp plus the leeway).
         conn.expire_at(accepted.expires_at + settings.jwt_leeway_seconds)
         since = accepted.since
@@ -140,11 +124,11 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None, asg
             # A position from another history (e.g. a restored database): start live
             # from now and tell the client to refetch rather than skip what comes.
             conn.start(latest, None)
-            conn.send_control({"type": "resumed", "recovered": False})
+            conn.send_control(wire.resumed(False))
         else:
             conn.start(latest if since is None else since, since)
         del accepted, since, latest
-        await _receive_loop(asgi_receive or websocket.receive, conn, _RateLimit(settings.inbound_messages_per_second))
+        await _receive_loop(receive, conn, _RateLimit(settings.inbound_messages_per_second))
     except WebSocketDisconnect:
         pass
     finally:
@@ -210,7 +194,7 @@ async def _receive_loop(receive: Receive, conn: Connection, limit: _RateLimit) -
             return
         kind = body.get("type") if isinstance(body, dict) else None
         if kind == "ping":
-            conn.send_control({"type": "pong"})
+            conn.send_control(wire.PONG)
         elif kind == "pong":
             continue
         elif kind == "resume":

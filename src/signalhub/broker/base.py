@@ -3,7 +3,7 @@
 Guarantee: best effort, at most once. A message may be lost while a broker
 reconnects; the database is the source of truth, so after every (re)connect
 the broker calls `on_reconnect` and the hub re-reads what it may have missed.
-Messages are text frames built by `store.broker_message` (never re-encoded).
+Messages are text frames built by `wire.broker_frame` (never re-encoded).
 """
 
 from __future__ import annotations

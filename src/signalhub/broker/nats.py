@@ -41,7 +41,7 @@ class NatsBroker(Broker):
             # A server that is not there at start-up is an error (fail fast, like the
             # other brokers); once connected, reconnect forever (set below).
             max_reconnect_attempts=1,
-            reconnect_time_wait=self._reconnect_wait,  # type: ignore[arg-type]  # seconds, floats work
+            reconnect_time_wait=self._reconnect_wait,  # seconds, floats work
             disconnected_cb=self._disconnected,
             reconnected_cb=self._reconnected,
             error_cb=self._error,

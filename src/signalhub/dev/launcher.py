@@ -37,6 +37,14 @@ def _read_or_create(path: Path, make) -> str:
     return value
 
 
+def _argv(proc: subprocess.Popen) -> list[str]:
+    """The command line a process was started with (every process here gets a list)."""
+    args = proc.args
+    if isinstance(args, str | bytes | os.PathLike):
+        return [os.fsdecode(args)]
+    return [os.fsdecode(a) for a in args]
+
+
 def _port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.3)
@@ -50,7 +58,7 @@ def _wait(predicate, timeout: float, what: str, procs: list[subprocess.Popen]) -
             return
         for proc in procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"{what}: a process exited early ({shlex.join(map(str, proc.args))})")
+                raise RuntimeError(f"{what}: a process exited early ({shlex.join(_argv(proc))})")
         time.sleep(0.2)
     raise RuntimeError(f"{what}: not ready after {timeout:.0f}s")
 
@@ -127,7 +135,7 @@ def run_stack(settings: Settings, *, port: int, with_temporal: bool) -> int:
                     procs.append(start_temporal_dev(data_dir, logs / "temporal.log"))
                     _wait(lambda: _port_open("127.0.0.1", TEMPORAL_PORT), 60, "Temporal dev server", procs)
                 temporal_address = f"127.0.0.1:{TEMPORAL_PORT}"
-            env["TEMPORAL_ADDRESS"] = temporal_address
+            env["TEMPORAL_ADDRESS"] = settings.temporal_address if temporal_address is None else temporal_address
             procs.append(
                 subprocess.Popen(
                     [_bin("signalhub"), "worker"], env=env,
@@ -160,7 +168,7 @@ def run_stack(settings: Settings, *, port: int, with_temporal: bool) -> int:
         while not stop["now"]:
             for proc in procs:
                 if proc.poll() is not None:
-                    print(f"a process exited ({shlex.join(map(str, proc.args))}); stopping", file=sys.stderr)
+                    print(f"a process exited ({shlex.join(_argv(proc))}); stopping", file=sys.stderr)
                     stop["now"] = True
             time.sleep(0.3)
     finally:

@@ -98,12 +98,13 @@ async def follow(
     `ready` set) before the workflow is started and gets its id.
     """
     import websockets
+    from websockets.typing import Subprotocol
 
     deadline = time.monotonic() + timeout
     # Signals may arrive before the workflow id is known (the workflow starts
     # fast); they wait here until it is.
     backlog: list[dict[str, Any]] = []
-    async with websockets.connect(ws_url, subprotocols=["bearer", token], open_timeout=10) as ws:
+    async with websockets.connect(ws_url, subprotocols=[Subprotocol("bearer"), Subprotocol(token)], open_timeout=10) as ws:
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if hello.get("type") != "connected":
             raise RuntimeError(f"unexpected first message: {hello}")

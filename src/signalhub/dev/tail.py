@@ -7,6 +7,11 @@ import json
 import sys
 
 import websockets
+from websockets.typing import Subprotocol
+
+
+class TokenRejected(Exception):
+    """The server closed with 4401: retrying with the same token cannot succeed."""
 
 
 async def tail(url: str, token: str, since: int | None) -> None:
@@ -16,7 +21,7 @@ async def tail(url: str, token: str, since: int | None) -> None:
         target = url if last is None else f"{url}?since={last}"
         try:
             # The token goes in the subprotocol header, not the URL.
-            async with websockets.connect(target, subprotocols=["bearer", token]) as ws:
+            async with websockets.connect(target, subprotocols=[Subprotocol("bearer"), Subprotocol(token)]) as ws:
                 delay = 0.5
                 async for raw in ws:
                     message = json.loads(raw)
@@ -31,7 +36,7 @@ async def tail(url: str, token: str, since: int | None) -> None:
             code = exc.rcvd.code if exc.rcvd else None
             print(f"# closed {code}: {exc.rcvd.reason if exc.rcvd else ''}", file=sys.stderr)
             if code == 4401:
-                raise SystemExit("token invalid or expired: mint a new one (signalhub token)")
+                raise TokenRejected("token invalid or expired: mint a new one (signalhub token)") from None
         except OSError as exc:
             print(f"# cannot connect ({exc}); retrying in {delay:.1f}s", file=sys.stderr)
         await asyncio.sleep(delay)

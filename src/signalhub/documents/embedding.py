@@ -60,7 +60,7 @@ class HashingEmbedder:
     def embed_one(self, text: str) -> list[float]:
         words = [w.lower() for w in _WORD.findall(text)]
         features = Counter(words)
-        features.update(f"{a} {b}" for a, b in zip(words, words[1:]))
+        features.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
         vector = [0.0] * self.dimensions
         for feature, count in features.items():
             index, sign = self._bucket(feature)
@@ -73,7 +73,7 @@ class HashingEmbedder:
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(y * y for y in b))
     return dot / (na * nb) if na and nb else 0.0

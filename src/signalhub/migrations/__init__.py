@@ -35,7 +35,7 @@ def apply_sql(name: str) -> None:
     sent as-is (no parameter parsing, so `format('%I', …)` in PL/pgSQL stays intact)."""
     from alembic import op
 
-    with op.get_bind().connection.cursor() as cursor:
+    with contextlib.closing(op.get_bind().connection.cursor()) as cursor:
         cursor.execute(read_sql(name).encode())
 
 
@@ -44,7 +44,9 @@ def sqlalchemy_url(database_url: str, schema: str) -> str:
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url).set(drivername="postgresql+psycopg")
-    options = " ".join(filter(None, [url.query.get("options"), f"-c search_path={schema}"]))
+    given = url.query.get("options")  # a str, or a tuple when repeated in the URL
+    given_options = [given] if isinstance(given, str) else list(given or ())
+    options = " ".join(filter(None, [*given_options, f"-c search_path={schema}"]))
     return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 

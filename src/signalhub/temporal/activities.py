@@ -247,7 +247,7 @@ async def embed_chunks_activity(input: EmbedChunksInput) -> EmbedChunksResult:
     chunks = await ctx.documents.chunk_texts(input.document_id)
     vectors = await asyncio.to_thread(ctx.embedder.embed, [text for _, text in chunks])
     await ctx.documents.save_embeddings(
-        input.document_id, ctx.embedder.name, [(index, v) for (index, _), v in zip(chunks, vectors)]
+        input.document_id, ctx.embedder.name, [(index, v) for (index, _), v in zip(chunks, vectors, strict=False)]
     )
     return EmbedChunksResult(len(chunks), ctx.embedder.dimensions, ctx.embedder.name)
 

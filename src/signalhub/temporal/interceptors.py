@@ -47,7 +47,7 @@ from temporalio.worker import (
 )
 
 MEMO_KEY = "user_id"
-_OPTIONS = dict(
+_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=30),
     schedule_to_close_timeout=timedelta(minutes=10),
     retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)),

@@ -34,7 +34,7 @@ from temporalio.worker import Interceptor, Worker
 from ..logs import log_config
 from ..retention import run_periodically as run_retention
 from ..runtime import open_runtime
-from ..settings import DEFAULT_TEMPORAL_ADDRESS, Settings
+from ..settings import DEFAULT_TEMPORAL_ADDRESS, ConfigError, Settings
 from . import activities
 from .interceptors import LifecycleSignalsInterceptor
 from .workflows import DocumentProcessingWorkflow
@@ -57,8 +57,8 @@ async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
             return await Client.connect(address, namespace=settings.temporal_namespace)
         except Exception as exc:
             if asyncio.get_running_loop().time() >= deadline:
-                raise SystemExit(
-                    f"error: cannot reach Temporal at {address} (namespace {settings.temporal_namespace!r}): {exc}. "
+                raise ConfigError(
+                    f"cannot reach Temporal at {address} (namespace {settings.temporal_namespace!r}): {exc}. "
                     "Start it (`signalhub run` does) or set TEMPORAL_ADDRESS."
                 ) from None
             await asyncio.sleep(1.0)

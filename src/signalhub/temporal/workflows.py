@@ -15,6 +15,7 @@ Signals, in this order, each exactly once:
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -39,12 +40,12 @@ with workflow.unsafe.imports_passed_through():
     )
 
 # Signals must not be lost to a short outage: retry for a while, quickly at first.
-SIGNAL_OPTIONS = dict(
+SIGNAL_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=30),
     schedule_to_close_timeout=timedelta(minutes=10),
     retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)),
 )
-STEP_OPTIONS = dict(
+STEP_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(minutes=5),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=5
