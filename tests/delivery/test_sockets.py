@@ -33,6 +33,18 @@ def small_buffer_socket(port: int, rcvbuf: int = 4096) -> socket.socket:
     return sock
 
 
+def wait_for_metric(api: ApiProcess, name: str, value: float, timeout: float = 60.0) -> None:
+    """Poll `/metrics` (every 20 ms, at most `timeout`) until the counter `name` reaches `value`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{api.base}/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " ") and float(line.split()[1]) >= value:
+                    return
+        time.sleep(0.02)
+    raise TimeoutError(f"{name} did not reach {value} within {timeout}s")
+
+
 async def open_paused_client(client: StreamClient, api: ApiProcess) -> None:
     """A websockets client that reads nothing until told: its library queue holds 1 message."""
     await client.open(api.ws, sock=small_buffer_socket(api.port), max_queue=1)
@@ -44,10 +56,12 @@ async def test_slow_consumer_is_closed_with_4408_and_gets_everything_after_resum
     try:
         client = StreamClient(token(user))
         await open_paused_client(client, api)
-        result = await (await Emitter.start(database_url, "postgres", [user], COUNT, data_padding=BIG)).result()
-        assert result["emitted"] == COUNT
-
-        code = await client.read_until_closed()  # starts reading only now
+        emitting = asyncio.create_task((await Emitter.start(database_url, "postgres", [user], COUNT, data_padding=BIG)).result())
+        # The client starts reading once the server has given up on its queue: a reader
+        # that stays stalled past the close grace period is aborted instead (docs/delivery.md).
+        await asyncio.to_thread(wait_for_metric, api, "signalhub_slow_consumer_disconnects_total", 1.0)
+        code = await client.read_until_closed()
+        assert (await emitting)["emitted"] == COUNT
         assert code == 4408
         assert len(client.signals) < COUNT
 
