@@ -53,10 +53,13 @@ def api(
 @app.command()
 def worker() -> None:
     """Run one Temporal worker on the task queue `signalhub`."""
+    from .temporal.worker import TemporalUnavailable
     from .temporal.worker import main as worker_main
 
     try:
         asyncio.run(worker_main(_settings()))
+    except TemporalUnavailable as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         pass
 
@@ -189,8 +192,12 @@ def demo(
 ) -> None:
     """Start a DocumentProcessingWorkflow from the command line and follow it."""
     from .temporal.starter import demo as run_demo
+    from .temporal.worker import TemporalUnavailable
 
-    asyncio.run(run_demo(_settings(), file, user))
+    try:
+        asyncio.run(run_demo(_settings(), file, user))
+    except TemporalUnavailable as exc:
+        _fail(str(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,7 +44,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.log()[-3000:]}")
-            if "worker polling task queue" in self.log()[offset:]:
+            if b"worker polling task queue" in self.log_path.read_bytes()[offset:]:  # offset counts bytes
                 return self
             time.sleep(0.1)
         self.stop()

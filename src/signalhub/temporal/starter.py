@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowFailureError
 from ..auth import mint_user_token
 from ..documents import SAMPLE_DOCUMENT
 from ..settings import Settings
-from .workflows import DocumentProcessingWorkflow
+from ..documents.workflows import DocumentProcessingWorkflow
 
 FINAL_TYPES = {"completion", "error"}
 

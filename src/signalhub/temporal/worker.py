@@ -1,14 +1,18 @@
 """`signalhub worker`: one Temporal worker on the task queue `signalhub`.
 
-Registers `DocumentProcessingWorkflow`, the seed's five signal activities and
-the document activities, as the seed's `worker/main.py` does. Environment:
+Registers `DocumentProcessingWorkflow`, the seed's five signal activities
+(`SignalActivities`) and the document activities (`DocumentActivities`), as
+the seed's `worker/main.py` does, all built on one runtime (database pool,
+broker, `SignalService`). Environment:
 
 - `TEMPORAL_ADDRESS` (default 127.0.0.1:7233), `TEMPORAL_NAMESPACE`, `TEMPORAL_TASK_QUEUE`;
 - `SIGNALHUB_LIFECYCLE_SIGNALS=true`: add `LifecycleSignalsInterceptor`;
 - `SIGNALHUB_WORKER_IMPORTS=pkg.mod,pkg.other`: also register every workflow
   class and activity function defined in those modules (your own workflows
   on the same worker, with the signal activities at hand);
-- `SIGNALHUB_EMBEDDER`: see `signalhub.documents.embedding`.
+- `SIGNALHUB_EMBEDDER`: see `signalhub.documents.embedding`;
+- `SIGNALHUB_TEST_FAIL_AFTER_STORE=name[,…]|*`: tests and drills only, see
+  `SignalActivities`.
 
 The worker also deletes signals older than `SIGNALHUB_RETENTION_DAYS` every
 `SIGNALHUB_RETENTION_INTERVAL` seconds (see `signalhub.retention`; several
@@ -27,25 +31,36 @@ import logging
 import logging.config
 import os
 import signal
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
+from ..documents.activities import DocumentActivities
+from ..documents.embedding import load_embedder
+from ..documents.storage import DocumentStore
+from ..documents.workflows import DocumentProcessingWorkflow
 from ..logs import log_config
 from ..retention import run_periodically as run_retention
-from ..runtime import open_runtime
+from ..runtime import Runtime, open_runtime
 from ..settings import Settings
-from . import activities
+from .activities import SignalActivities
 from .interceptors import LifecycleSignalsInterceptor
-from .workflows import DocumentProcessingWorkflow
 
 log = logging.getLogger("signalhub.worker")
 
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 LIFECYCLE_ENV = "SIGNALHUB_LIFECYCLE_SIGNALS"
 IMPORTS_ENV = "SIGNALHUB_WORKER_IMPORTS"
+EMBEDDER_ENV = "SIGNALHUB_EMBEDDER"
+FAIL_AFTER_STORE_ENV = "SIGNALHUB_TEST_FAIL_AFTER_STORE"
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
+class TemporalUnavailable(RuntimeError):
+    """Temporal could not be reached in time; the message says where and what to do."""
 
 
 def temporal_address(settings: Settings) -> str:
@@ -65,17 +80,17 @@ async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
             return await Client.connect(address, namespace=settings.temporal_namespace)
         except Exception as exc:
             if asyncio.get_running_loop().time() >= deadline:
-                raise SystemExit(
-                    f"error: cannot reach Temporal at {address} (namespace {settings.temporal_namespace!r}): {exc}. "
+                raise TemporalUnavailable(
+                    f"cannot reach Temporal at {address} (namespace {settings.temporal_namespace!r}): {exc}. "
                     "Start it (`signalhub run` does) or set TEMPORAL_ADDRESS."
                 ) from None
             await asyncio.sleep(1.0)
 
 
-def imported_definitions(modules: str | None) -> tuple[list[type], list]:
+def imported_definitions(modules: str | None) -> tuple[list[type], list[Callable[..., Any]]]:
     """Workflow classes and activity functions defined in the named modules."""
     workflows: list[type] = []
-    extra: list = []
+    extra: list[Callable[..., Any]] = []
     for name in filter(None, (m.strip() for m in (modules or "").split(","))):
         module = importlib.import_module(name)
         for _, value in inspect.getmembers(module):
@@ -88,27 +103,33 @@ def imported_definitions(modules: str | None) -> tuple[list[type], list]:
     return workflows, extra
 
 
+def runtime_activities(runtime: Runtime) -> list[Callable[..., Any]]:
+    """The signal and document activities, built on one runtime."""
+    fail_after_store = {n.strip() for n in os.environ.get(FAIL_AFTER_STORE_ENV, "").split(",") if n.strip()}
+    signals = SignalActivities(runtime.service, fail_after_store=fail_after_store)
+    documents = DocumentActivities(DocumentStore(runtime.store.pool), load_embedder(os.environ.get(EMBEDDER_ENV)))
+    return [*signals.all(), *documents.all()]
+
+
 def build_worker(
     client: Client,
     settings: Settings,
+    activities: Sequence[Callable[..., Any]],
     *,
     lifecycle_signals: bool = False,
     imports: str | None = None,
-    interceptors: list[Interceptor] | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
+    """The worker for `signalhub worker`: the document workflow, `activities`, and what `imports` names."""
     extra_workflows, extra_activities = imported_definitions(imports)
-    chosen = list(interceptors or [])
+    chosen = list(interceptors)
     if lifecycle_signals:
         chosen.append(LifecycleSignalsInterceptor())
-    workflows = list(dict.fromkeys([DocumentProcessingWorkflow, *extra_workflows]))
-    registered = list(
-        dict.fromkeys([*activities.SIGNAL_ACTIVITIES, *activities.DOCUMENT_ACTIVITIES, *extra_activities])
-    )
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=workflows,
-        activities=registered,
+        workflows=list(dict.fromkeys([DocumentProcessingWorkflow, *extra_workflows])),
+        activities=list(dict.fromkeys([*activities, *extra_activities])),
         interceptors=chosen,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -125,10 +146,13 @@ async def main(settings: Settings, *, lifecycle_signals: bool | None = None) -> 
         loop.add_signal_handler(sig, stop.set)
 
     async with open_runtime(settings, pool_size=5) as runtime:
-        activities.install(runtime)
         client = await connect(settings)
         worker = build_worker(
-            client, settings, lifecycle_signals=lifecycle_signals, imports=os.environ.get(IMPORTS_ENV)
+            client,
+            settings,
+            runtime_activities(runtime),
+            lifecycle_signals=lifecycle_signals,
+            imports=os.environ.get(IMPORTS_ENV),
         )
         retention = asyncio.create_task(run_retention(runtime.store, settings), name="retention")
         try:
