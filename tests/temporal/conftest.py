@@ -15,7 +15,7 @@ import pytest
 from signalhub.embedded import temporal_dev_server
 from tests.support import BIN, ROOT, ApiProcess, base_env, free_port
 
-LIFECYCLE_TEST_WORKFLOWS = "tests.temporal.example_workflows"
+TEST_WORKFLOWS = "tests.temporal.example_workflows,tests.temporal.user_workflows"
 
 
 class WorkerProcess:
@@ -80,7 +80,7 @@ def worker(database_url: str, temporal_server, artifacts: Path) -> Iterator[Work
     process = WorkerProcess(
         database_url, temporal_server.address, artifacts, "signalhub",
         SIGNALHUB_LIFECYCLE_SIGNALS="true",
-        SIGNALHUB_WORKER_IMPORTS=LIFECYCLE_TEST_WORKFLOWS,
+        SIGNALHUB_WORKER_IMPORTS=TEST_WORKFLOWS,
     ).start()
     yield process
     process.stop()

@@ -47,6 +47,13 @@ class SignalEmitter(Protocol):
     ) -> EmitResult: ...
 
 
+#: An argument as decoded from the workflow's payload. The activities take their arguments
+#: untyped on purpose: with type hints, Temporal fails a mistyped argument while decoding
+#: it (a retryable failure, retried for ten minutes) and turns `True` into `1.0`. Here
+#: `signals.validate_signal` checks every value and bad input fails once, non-retryably.
+Untrusted = Any
+
+
 def idempotency_key() -> str | None:
     """`<workflow run id>:<activity id>`: equal for all attempts of one activity, unique otherwise."""
     if not activity.in_activity():
@@ -78,8 +85,14 @@ class SignalActivities:
         ]
 
     async def _emit(
-        self, user_id: str, signal_type: str, workflow_id: str, data: dict[str, Any] | None
+        self, user_id: Untrusted, signal_type: Untrusted, workflow_id: Untrusted, data: Untrusted
     ) -> SentSignal:
+        if not isinstance(signal_type, str):
+            raise ApplicationError(
+                f"signal_type must be a string, got {type(signal_type).__name__}",
+                type="INVALID_SIGNAL",
+                non_retryable=True,
+            )
         try:
             result = await self.emitter.emit(
                 user_id, signal_type, workflow_id, data, idempotency_key=idempotency_key()
@@ -97,23 +110,26 @@ class SignalActivities:
         if info.attempt == 1 and ("*" in self.fail_after_store or info.activity_type in self.fail_after_store):
             raise RuntimeError("forced failure after store (attempt 1)")
 
+    # The seed's signatures: (user_id: str, workflow_id: str, ...), see the module docstring.
+
     @activity.defn
     async def send_workflow_signal_activity(
-        self, user_id: str, workflow_id: str, signal_type: str, data: dict[str, Any] | None = None
+        self, user_id: Untrusted, workflow_id: Untrusted, signal_type: Untrusted, data: Untrusted = None
     ) -> SentSignal:
-        """Any signal type with its data."""
+        """`signal_type` with its `data` (an object)."""
         return await self._emit(user_id, signal_type, workflow_id, data)
 
     @activity.defn
     async def send_status_update_activity(
         self,
-        user_id: str,
-        workflow_id: str,
-        status: str,
-        message: str | None = None,
-        progress: float | None = None,
+        user_id: Untrusted,
+        workflow_id: Untrusted,
+        status: Untrusted,
+        message: Untrusted = None,
+        progress: Untrusted = None,
     ) -> SentSignal:
-        data: dict[str, Any] = {"status": status, "message": message}
+        """`status_update` `{"status", "message"[, "progress"]}`."""
+        data = {"status": status, "message": message}
         if progress is not None:
             data["progress"] = progress
         return await self._emit(user_id, "status_update", workflow_id, data)
@@ -121,25 +137,28 @@ class SignalActivities:
     @activity.defn
     async def send_progress_signal_activity(
         self,
-        user_id: str,
-        workflow_id: str,
-        progress: float,
-        step: str | None = None,
-        message: str | None = None,
+        user_id: Untrusted,
+        workflow_id: Untrusted,
+        progress: Untrusted,
+        step: Untrusted = None,
+        message: Untrusted = None,
     ) -> SentSignal:
+        """`progress` `{"progress": 0..1, "step", "message"}` (`message` defaults to `step`)."""
         data = {"progress": progress, "step": step, "message": message if message is not None else step}
         return await self._emit(user_id, "progress", workflow_id, data)
 
     @activity.defn
     async def send_completion_signal_activity(
-        self, user_id: str, workflow_id: str, result: Any = None, message: str | None = None
+        self, user_id: Untrusted, workflow_id: Untrusted, result: Untrusted = None, message: Untrusted = None
     ) -> SentSignal:
+        """`completion` `{"result", "message"}`."""
         return await self._emit(user_id, "completion", workflow_id, {"result": result, "message": message})
 
     @activity.defn
     async def send_error_signal_activity(
-        self, user_id: str, workflow_id: str, error: str, error_code: str | None = None
+        self, user_id: Untrusted, workflow_id: Untrusted, error: Untrusted, error_code: Untrusted = None
     ) -> SentSignal:
+        """`error` `{"error", "error_code"}`."""
         return await self._emit(user_id, "error", workflow_id, {"error": error, "error_code": error_code})
 
 
