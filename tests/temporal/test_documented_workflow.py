@@ -7,7 +7,6 @@ import re
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from temporalio.worker import Worker

@@ -15,6 +15,7 @@ Signals, in this order, each exactly once:
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -57,7 +58,7 @@ class DocumentProcessingWorkflow:
     signalhub_lifecycle_signals = False
 
     @workflow.run
-    async def run(self, document_id: str, domain_id: str, file_path: str, user_id: str) -> dict:
+    async def run(self, document_id: str, domain_id: str, file_path: str, user_id: str) -> dict[str, Any]:
         workflow_id = workflow.info().workflow_id
         await notify.status(user_id, "started", "Document processing started")
         try:
@@ -98,7 +99,7 @@ class DocumentProcessingWorkflow:
             await notify.error(user_id, message, code)
             raise ApplicationError(message, type=code, non_retryable=True) from exc
 
-        result = {
+        result: dict[str, Any] = {
             "status": "completed",
             "document_id": document_id,
             "text_length": stored.text_length,

@@ -40,7 +40,6 @@ from temporalio import workflow
 
 from .options import SIGNAL_ACTIVITY_OPTIONS, ActivityOptions
 
-
 UserId = str | uuid.UUID
 
 
