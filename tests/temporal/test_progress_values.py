@@ -141,3 +141,10 @@ def test_a_checkpoint_survives_the_heartbeat_round_trip_and_foreign_details_are_
     assert ProgressCheckpoint.from_heartbeat(["theirs", checkpoint.heartbeat()]) == checkpoint
     assert ProgressCheckpoint.from_heartbeat([{"signalhub_progress": 1.5}, {"signalhub_progress": True}]) is None
     assert ProgressCheckpoint.from_heartbeat([]) is None
+
+
+async def test_a_report_after_the_block_ended_is_an_error_not_a_silent_loss(service, user_id, workflow_id):
+    async with progress_reporter(user_id, emitter=service, workflow_id=workflow_id) as report:
+        report(0.5)
+    with pytest.raises(RuntimeError, match="after its `progress_reporter` block ended"):
+        report(0.9)

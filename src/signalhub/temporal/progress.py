@@ -20,7 +20,10 @@ Guarantees:
   attempt or, through the heartbeat, in an earlier attempt of the same
   activity) is not sent. Each report is also recorded as the activity's
   heartbeat details, so a retried attempt starts from the last progress
-  (`report.resumed`, with the activity's own `details`) instead of zero;
+  (`report.resumed`, with the activity's own `details`) instead of zero.
+  An attempt that fails or times out hands its newest details on; a worker
+  process that dies hands on the last heartbeat Temporal received, which may
+  be up to one heartbeat throttle interval (0.8 × `heartbeat_timeout`) old;
 - no duplicates across retries: each signal's idempotency key is the workflow
   run, the activity and the reported value, so an attempt that sends what an
   earlier attempt already sent stores and delivers nothing new;
@@ -134,6 +137,8 @@ class ProgressReporter:
         self, progress: float, step: str | None = None, message: str | None = None, *, details: Any = None
     ) -> None:
         """Record a report; it is sent by the background task (coalesced, never backwards)."""
+        if self._closing.is_set():
+            raise RuntimeError("progress reported after its `progress_reporter` block ended")
         value = _check_fraction(progress, "progress")
         checkpoint = ProgressCheckpoint(value, step, message, details)
         data = self._data(checkpoint)
