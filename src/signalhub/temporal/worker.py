@@ -14,6 +14,8 @@ broker, `SignalService`). Environment:
 - `SIGNALHUB_TEST_FAIL_AFTER_STORE=name[,…]|*`: tests and drills only, see
   `SignalActivities`.
 
+The last four (and `LOG_LEVEL`) are read once, by `WorkerOptions.from_environment`.
+
 The worker also deletes signals older than `SIGNALHUB_RETENTION_DAYS` every
 `SIGNALHUB_RETENTION_INTERVAL` seconds (see `signalhub.retention`; several
 workers may do so at once).
@@ -32,6 +34,7 @@ import logging.config
 import os
 import signal
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -103,11 +106,32 @@ def imported_definitions(modules: str | None) -> tuple[list[type], list[Callable
     return workflows, extra
 
 
-def runtime_activities(runtime: Runtime) -> list[Callable[..., Any]]:
+@dataclass(frozen=True)
+class WorkerOptions:
+    """The worker's own environment variables (see the module docstring), read in one place."""
+
+    lifecycle_signals: bool = False
+    imports: str | None = None
+    embedder: str | None = None
+    fail_after_store: frozenset[str] = frozenset()
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_environment(cls) -> WorkerOptions:
+        names = os.environ.get(FAIL_AFTER_STORE_ENV, "")
+        return cls(
+            lifecycle_signals=_truthy(os.environ.get(LIFECYCLE_ENV)),
+            imports=os.environ.get(IMPORTS_ENV),
+            embedder=os.environ.get(EMBEDDER_ENV),
+            fail_after_store=frozenset(n.strip() for n in names.split(",") if n.strip()),
+            log_level=os.environ.get("LOG_LEVEL", "info").upper(),
+        )
+
+
+def runtime_activities(runtime: Runtime, options: WorkerOptions) -> list[Callable[..., Any]]:
     """The signal and document activities, built on one runtime."""
-    fail_after_store = {n.strip() for n in os.environ.get(FAIL_AFTER_STORE_ENV, "").split(",") if n.strip()}
-    signals = SignalActivities(runtime.service, fail_after_store=fail_after_store)
-    documents = DocumentActivities(DocumentStore(runtime.store.pool), load_embedder(os.environ.get(EMBEDDER_ENV)))
+    signals = SignalActivities(runtime.service, fail_after_store=options.fail_after_store)
+    documents = DocumentActivities(DocumentStore(runtime.store.pool), load_embedder(options.embedder))
     return [*signals.all(), *documents.all()]
 
 
@@ -135,11 +159,10 @@ def build_worker(
     )
 
 
-async def main(settings: Settings, *, lifecycle_signals: bool | None = None) -> None:
+async def main(settings: Settings, options: WorkerOptions | None = None) -> None:
     """Run the worker until SIGTERM/SIGINT."""
-    logging.config.dictConfig(log_config(os.environ.get("LOG_LEVEL", "info").upper()))
-    if lifecycle_signals is None:
-        lifecycle_signals = _truthy(os.environ.get(LIFECYCLE_ENV))
+    options = options or WorkerOptions.from_environment()
+    logging.config.dictConfig(log_config(options.log_level))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -150,9 +173,9 @@ async def main(settings: Settings, *, lifecycle_signals: bool | None = None) -> 
         worker = build_worker(
             client,
             settings,
-            runtime_activities(runtime),
-            lifecycle_signals=lifecycle_signals,
-            imports=os.environ.get(IMPORTS_ENV),
+            runtime_activities(runtime, options),
+            lifecycle_signals=options.lifecycle_signals,
+            imports=options.imports,
         )
         retention = asyncio.create_task(run_retention(runtime.store, settings), name="retention")
         try:
@@ -160,7 +183,7 @@ async def main(settings: Settings, *, lifecycle_signals: bool | None = None) -> 
                 log.info(
                     "worker polling task queue %r on %s (namespace %s, lifecycle signals %s)",
                     settings.temporal_task_queue, temporal_address(settings),
-                    settings.temporal_namespace, "on" if lifecycle_signals else "off",
+                    settings.temporal_namespace, "on" if options.lifecycle_signals else "off",
                 )
                 await stop.wait()
                 log.info("stopping: finishing running activities")
