@@ -105,3 +105,16 @@ async def test_a_retried_attempt_continues_from_the_heartbeat_without_duplicates
     assert await no_more_signals(ws, 0.5)
     await ws.close()
     assert [value for value, _ in await progress_rows(database_url, workflow_id)] == expected
+
+
+async def test_signalhub_worker_registers_activity_classes_from_an_imported_modules_factory(
+    worker, temporal_client, api, token, user_id, workflow_id
+):
+    """`signalhub worker` built `IngestActivities` with its own SignalService (tests.temporal.user_workflows)."""
+    ws, _ = await connect(api.ws, token(user_id))
+    outcome = await run_ingest(temporal_client, worker.task_queue, IngestJob(str(user_id), files=3), workflow_id)
+    signals = await signals_until_final(ws)
+
+    assert outcome == {"attempt": 1, "started_at_file": 1}
+    assert [s["data"].get("progress") for s in signals] == [0.1, shown(0.0), shown(1.0), None]
+    await ws.close()

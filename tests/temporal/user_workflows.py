@@ -13,7 +13,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from signalhub.temporal import notify
 
 with workflow.unsafe.imports_passed_through():
+    from signalhub.temporal.activities import SignalEmitter
     from tests.temporal.user_activities import IngestActivities, IngestJob
+
+
+def signalhub_activities(emitter: SignalEmitter) -> list:
+    """`signalhub worker` (SIGNALHUB_WORKER_IMPORTS) registers these, built with its SignalService."""
+    return [IngestActivities(emitter).ingest]
 
 
 @workflow.defn

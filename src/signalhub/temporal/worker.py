@@ -9,7 +9,9 @@ broker, `SignalService`). Environment:
 - `SIGNALHUB_LIFECYCLE_SIGNALS=true`: add `LifecycleSignalsInterceptor`;
 - `SIGNALHUB_WORKER_IMPORTS=pkg.mod,pkg.other`: also register every workflow
   class and activity function defined in those modules (your own workflows
-  on the same worker, with the signal activities at hand);
+  on the same worker, with the signal activities at hand), and the
+  activities a module's `signalhub_activities(emitter)` returns (activity
+  classes that need the worker's `SignalService`, e.g. for `progress_reporter`);
 - `SIGNALHUB_EMBEDDER`: see `signalhub.documents.embedding`;
 - `SIGNALHUB_TEST_FAIL_AFTER_STORE=name[,…]|*`: tests and drills only, see
   `SignalActivities`.
@@ -49,7 +51,7 @@ from ..logs import log_config
 from ..retention import run_periodically as run_retention
 from ..runtime import Runtime, open_runtime
 from ..settings import Settings
-from .activities import SignalActivities
+from .activities import SignalActivities, SignalEmitter
 from .interceptors import LifecycleSignalsInterceptor
 
 log = logging.getLogger("signalhub.worker")
@@ -90,8 +92,16 @@ async def connect(settings: Settings, *, timeout: float = 30.0) -> Client:
             await asyncio.sleep(1.0)
 
 
-def imported_definitions(modules: str | None) -> tuple[list[type], list[Callable[..., Any]]]:
-    """Workflow classes and activity functions defined in the named modules."""
+#: A module named in SIGNALHUB_WORKER_IMPORTS may define `signalhub_activities(emitter)`
+#: returning activities (e.g. the bound methods of a class built with the emitter).
+ACTIVITY_FACTORY = "signalhub_activities"
+
+
+def imported_definitions(
+    modules: str | None, emitter: SignalEmitter | None = None
+) -> tuple[list[type], list[Callable[..., Any]]]:
+    """Workflow classes and activity functions defined in the named modules, and the
+    activities their `signalhub_activities(emitter)` returns (when an emitter is given)."""
     workflows: list[type] = []
     extra: list[Callable[..., Any]] = []
     for name in filter(None, (m.strip() for m in (modules or "").split(","))):
@@ -103,6 +113,9 @@ def imported_definitions(modules: str | None) -> tuple[list[type], list[Callable
                 workflows.append(value)
             elif callable(value) and hasattr(value, "__temporal_activity_definition"):
                 extra.append(value)
+        factory = getattr(module, ACTIVITY_FACTORY, None)
+        if emitter is not None and callable(factory):
+            extra.extend(factory(emitter))
     return workflows, extra
 
 
@@ -142,10 +155,11 @@ def build_worker(
     *,
     lifecycle_signals: bool = False,
     imports: str | None = None,
+    emitter: SignalEmitter | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """The worker for `signalhub worker`: the document workflow, `activities`, and what `imports` names."""
-    extra_workflows, extra_activities = imported_definitions(imports)
+    extra_workflows, extra_activities = imported_definitions(imports, emitter)
     chosen = list(interceptors)
     if lifecycle_signals:
         chosen.append(LifecycleSignalsInterceptor())
@@ -176,6 +190,7 @@ async def main(settings: Settings, options: WorkerOptions | None = None) -> None
             runtime_activities(runtime, options),
             lifecycle_signals=options.lifecycle_signals,
             imports=options.imports,
+            emitter=runtime.service,
         )
         retention = asyncio.create_task(run_retention(runtime.store, settings), name="retention")
         try:
