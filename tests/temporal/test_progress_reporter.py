@@ -4,6 +4,7 @@ always sent, and a retried attempt neither repeats nor goes back."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,8 @@ from temporalio.worker import Worker
 from signalhub.runtime import Runtime, open_runtime
 from signalhub.settings import Settings
 from signalhub.temporal.activities import SignalActivities
-from tests.support import connect
+from tests.support import async_wait_until, connect
+from tests.temporal.conftest import TEST_WORKFLOWS, WorkerProcess
 from tests.temporal.helpers import inbox, no_more_signals, result_of, signals_until_final
 from tests.temporal.user_activities import SPAN, IngestActivities, IngestJob
 from tests.temporal.user_workflows import IngestWorkflow
@@ -117,4 +119,43 @@ async def test_signalhub_worker_registers_activity_classes_from_an_imported_modu
 
     assert outcome == {"attempt": 1, "started_at_file": 1}
     assert [s["data"].get("progress") for s in signals] == [0.1, shown(0.0), shown(1.0), None]
+    await ws.close()
+
+
+async def test_a_retry_after_the_worker_process_died_never_shows_less_than_was_shown(
+    database_url, temporal_server, temporal_client, artifacts, api, token, user_id, workflow_id
+):
+    """The dead worker's newest heartbeats never reached Temporal (they are sent at most every
+    0.8 x heartbeat_timeout), so the retry starts over from file 1: the database, not the
+    heartbeat, keeps it from showing less than the dead attempt already showed."""
+    queue = f"crash-{uuid.uuid4().hex[:8]}"
+    first, second = (
+        WorkerProcess(database_url, temporal_server.address, artifacts, queue, SIGNALHUB_WORKER_IMPORTS=TEST_WORKFLOWS)
+        for _ in range(2)
+    )
+    ws, _ = await connect(api.ws, token(user_id))
+    await asyncio.to_thread(first.start)
+    try:
+        job = IngestJob(str(user_id), files=40, interval=0.05, file_seconds=0.05, heartbeat_timeout=8)
+        handle = await temporal_client.start_workflow(IngestWorkflow.run, job, id=workflow_id, task_queue=queue)
+
+        async def ten_files_shown() -> bool:
+            rows = await progress_rows(database_url, workflow_id)
+            return bool(rows) and rows[-1][0] >= shown(10 / 40)
+
+        await async_wait_until(ten_files_shown, timeout=30, what="ten files shown")
+        first.proc.kill()  # no graceful shutdown: the process is simply gone
+        await asyncio.to_thread(first.proc.wait, 10)
+        await asyncio.to_thread(second.start)
+        outcome = await result_of(handle, timeout=90)
+    finally:
+        first.stop()
+        await asyncio.to_thread(second.stop)
+    signals = await signals_until_final(ws, limit=200)
+
+    assert outcome["attempt"] == 2
+    progress = [s["data"]["progress"] for s in signals if s["signal_type"] == "progress"]
+    assert progress == sorted(progress), progress
+    assert progress[-1] == shown(1.0)
+    assert [s["signal_type"] for s in signals].count("completion") == 1
     await ws.close()

@@ -148,3 +148,16 @@ async def test_a_report_after_the_block_ended_is_an_error_not_a_silent_loss(serv
         report(0.5)
     with pytest.raises(RuntimeError, match="after its `progress_reporter` block ended"):
         report(0.9)
+
+
+async def test_a_reporter_never_shows_less_than_the_workflows_newest_stored_progress(
+    service, database_url, user_id, workflow_id
+):
+    await service.emit(user_id, "progress", workflow_id, {"progress": 0.5, "step": "Elsewhere"})
+    async with progress_reporter(user_id, emitter=service, interval=30, workflow_id=workflow_id) as report:
+        report(0.3, "Behind")
+        await asyncio.sleep(0.05)
+        report(0.6, "Ahead")
+    assert [(d["progress"], d["step"]) for d in await stored(database_url, workflow_id)] == [
+        (0.5, "Elsewhere"), (0.6, "Ahead")
+    ]

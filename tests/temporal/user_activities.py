@@ -21,6 +21,8 @@ class IngestJob:
     fail_first_attempt_after: int | None = None  # files done when attempt 1 dies
     resume: bool = True  # False: a naive retry that starts again from the first file
     interval: float = 30.0
+    file_seconds: float = 0.01
+    heartbeat_timeout: float | None = None  # seconds
 
 
 class IngestActivities:
@@ -32,9 +34,9 @@ class IngestActivities:
         attempt = activity.info().attempt
         async with progress_reporter(job.user_id, emitter=self.signals, interval=job.interval, span=SPAN) as report:
             report(0.0, f"Starting attempt {attempt}")  # after a retry this would go back: not shown
-            start = report.resumed.details if (job.resume and report.resumed) else 0
+            start = (report.resumed.details or 0) if (job.resume and report.resumed) else 0
             for done in range(start + 1, job.files + 1):
-                await asyncio.sleep(0.01)  # the file's real work
+                await asyncio.sleep(job.file_seconds)  # the file's real work
                 report(done / job.files, f"File {done} of {job.files}", details=done)
                 if attempt == 1 and done == job.fail_first_attempt_after:
                     raise RuntimeError("worker lost mid-ingest")

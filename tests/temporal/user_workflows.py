@@ -85,6 +85,7 @@ class IngestWorkflow:
             IngestActivities.ingest,
             job,
             start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=job.heartbeat_timeout) if job.heartbeat_timeout else None,
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=3),
         )
         await notify.completion(job.user_id, outcome, "Ingested")

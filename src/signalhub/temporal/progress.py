@@ -3,32 +3,33 @@
     @activity.defn
     async def ingest(self, job: Job) -> int:
         async with progress_reporter(job.user_id, emitter=self.signals) as report:
-            start = report.resumed.details if report.resumed else 0   # a retry resumes here
+            start = (report.resumed.details or 0) if report.resumed else 0   # a retry resumes here
             for i in range(start, len(job.files)):
                 await download(job.files[i])
                 report((i + 1) / len(job.files), "Downloading", details=i + 1)
 
 `report(progress, step, message, details=…)` returns at once; a background
-task sends `progress` signals through the emitter (a `SignalService`).
+task sends `progress` signals through `emitter`, the worker's `SignalService`.
 
 Guarantees:
 - coalesced: at most one signal per `interval` seconds; the first report is
   sent at once, later ones wait for the interval, and the newest value always
   wins — on leaving the block the last reported value is sent (unless the
   block was cancelled);
-- never backwards: a report below the highest value reported so far (in this
-  attempt or, through the heartbeat, in an earlier attempt of the same
-  activity) is not sent. Each report is also recorded as the activity's
-  heartbeat details, so a retried attempt starts from the last progress
-  (`report.resumed`, with the activity's own `details`) instead of zero.
-  An attempt that fails or times out hands its newest details on; a worker
-  process that dies hands on the last heartbeat Temporal received, which may
-  be up to one heartbeat throttle interval (0.8 × `heartbeat_timeout`) old;
+- never backwards: a report below what the user was already shown for this
+  workflow is not sent. The floor is the workflow's newest stored `progress`
+  signal, read from the database when the block starts (so it holds after
+  any retry, even one whose worker process died), raised by every report
+  sent. Each report is also recorded as the activity's heartbeat details,
+  so a retried attempt can continue from the last progress
+  (`report.resumed`, with the activity's own `details`) instead of zero;
 - no duplicates across retries: each signal's idempotency key is the workflow
   run, the activity and the reported value, so an attempt that sends what an
   earlier attempt already sent stores and delivers nothing new;
 - best effort: a failed send is logged and retried with the next tick; it
   never fails the activity. Bad input to `report` raises `SignalError` at once.
+  (Reading the floor when the block starts is not best effort: if the
+  database cannot be read, the block raises and Temporal retries the activity.)
 
 `span=(0.35, 0.6)` maps the activity's own 0..1 onto that part of the
 workflow's progress, so progress the workflow sends around the activity
@@ -56,8 +57,9 @@ from typing import Any
 
 from temporalio import activity
 
+from ..service import SignalService
 from ..signals import SignalError, parse_user_id, validate_signal
-from .activities import SignalEmitter
+from ..store import InboxFilter
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ class ProgressReporter:
 
     def __init__(
         self,
-        emitter: SignalEmitter,
+        emitter: SignalService,
         user_id: str,
         workflow_id: str,
         *,
@@ -117,6 +119,7 @@ class ProgressReporter:
         span: tuple[float, float],
         key_prefix: str | None,
         resumed: ProgressCheckpoint | None,
+        shown_before: float | None = None,
     ) -> None:
         self._emitter = emitter
         self._user_id = user_id
@@ -126,7 +129,9 @@ class ProgressReporter:
         self._key_prefix = key_prefix
         #: The checkpoint of an earlier attempt of this activity (None on the first attempt).
         self.resumed = resumed
-        self._highest = resumed  # highest report so far: never send below it
+        self._highest = resumed  # highest report so far: the heartbeat's checkpoint
+        # Never show less than the workflow's newest stored progress or the checkpoint.
+        self._floor = max(shown_before or 0.0, self._shown(resumed.progress) if resumed else 0.0)
         self._pending: dict[str, Any] | None = None
         self._last_sent: dict[str, Any] | None = None
         self._wake = asyncio.Event()
@@ -143,21 +148,24 @@ class ProgressReporter:
         checkpoint = ProgressCheckpoint(value, step, message, details)
         data = self._data(checkpoint)
         validate_signal("progress", self._workflow_id, data)  # bad text fails here, not later
-        if self._highest is not None and value < self._highest.progress:
+        if data["progress"] < self._floor:
             # Not shown (it would go backwards); the resume data is still kept.
-            self._heartbeat(ProgressCheckpoint(
-                self._highest.progress, self._highest.step, self._highest.message, details
-            ))
+            highest = self._highest or ProgressCheckpoint(0.0)
+            self._heartbeat(ProgressCheckpoint(highest.progress, highest.step, highest.message, details))
             return
+        self._floor = data["progress"]
         self._highest = checkpoint
         self._heartbeat(checkpoint)
         self._pending = data
         self._wake.set()
 
+    def _shown(self, progress: float) -> float:
+        """The activity's own progress as the workflow's (mapped into `span`)."""
+        return round(self._low + progress * (self._high_end - self._low), 6)
+
     def _data(self, checkpoint: ProgressCheckpoint) -> dict[str, Any]:
-        shown = self._low + checkpoint.progress * (self._high_end - self._low)
         message = checkpoint.message if checkpoint.message is not None else checkpoint.step
-        return {"progress": round(shown, 6), "step": checkpoint.step, "message": message}
+        return {"progress": self._shown(checkpoint.progress), "step": checkpoint.step, "message": message}
 
     @staticmethod
     def _heartbeat(checkpoint: ProgressCheckpoint) -> None:
@@ -224,7 +232,7 @@ class ProgressReporter:
 async def progress_reporter(
     user_id: str | uuid.UUID,
     *,
-    emitter: SignalEmitter,
+    emitter: SignalService,
     interval: float = 1.0,
     span: tuple[float, float] = (0.0, 1.0),
     workflow_id: str | None = None,
@@ -248,8 +256,19 @@ async def progress_reporter(
         resumed = ProgressCheckpoint.from_heartbeat(info.heartbeat_details)
     if not workflow_id:
         raise ValueError("workflow_id is required outside a Temporal activity")
+    newest = await emitter.store.page(
+        uuid.UUID(user), limit=1, where=InboxFilter(signal_type="progress", workflow_id=workflow_id)
+    )
+    shown_before = newest.signals[0].data.get("progress") if newest.signals else None
     reporter = ProgressReporter(
-        emitter, user, workflow_id, interval=float(interval), span=(low, high), key_prefix=key_prefix, resumed=resumed
+        emitter,
+        user,
+        workflow_id,
+        interval=float(interval),
+        span=(low, high),
+        key_prefix=key_prefix,
+        resumed=resumed,
+        shown_before=shown_before if isinstance(shown_before, int | float) else None,
     )
     reporter._start()
     try:
