@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from tests.support import connect
 from tests.temporal.helpers import inbox, no_more_signals, result_of, signals_until_final
-from tests.temporal.user_workflows import BadProgressWorkflow, RemoteNotifyWorkflow, ReviewWorkflow
+from tests.temporal.user_workflows import BadSignalWorkflow, RemoteNotifyWorkflow, ReviewWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -42,6 +42,20 @@ async def test_every_notify_helper_reaches_the_users_socket_and_inbox_in_order(
     assert [s["id"] for s in await inbox(api, token(user_id), workflow_id)] == [s["id"] for s in signals]
 
 
+async def fails_how(temporal_client, workflow_id: str, user_id, helper: str, *args) -> tuple[dict, list[int]]:
+    """Run `notify.<helper>(user_id, *args)` in a workflow: how it failed, and each activity attempt."""
+    handle = await temporal_client.start_workflow(
+        BadSignalWorkflow.run, args=[str(user_id), helper, list(args)], id=workflow_id, task_queue="signalhub"
+    )
+    outcome = await result_of(handle)
+    attempts = [
+        event.activity_task_started_event_attributes.attempt
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_started_event_attributes")
+    ]
+    return outcome, attempts
+
+
 @pytest.mark.parametrize(
     "value", [1.5, -0.1, math.inf, "0.5", "٠٫٥", "０.５", None, True, {"progress": 0.5}, 1e308],
     ids=["above-one", "negative", "infinite", "text", "arabic-indic-digits", "fullwidth-digits", "none", "bool",
@@ -50,25 +64,44 @@ async def test_every_notify_helper_reaches_the_users_socket_and_inbox_in_order(
 async def test_bad_progress_fails_its_activity_once_without_retries_and_stores_nothing(
     value, worker, temporal_client, api, token, user_id, workflow_id
 ):
-    handle = await temporal_client.start_workflow(
-        BadProgressWorkflow.run, args=[str(user_id), value], id=workflow_id, task_queue="signalhub"
-    )
-    outcome = await result_of(handle)
+    outcome, attempts = await fails_how(temporal_client, workflow_id, user_id, "progress", value, "Bad")
 
     assert outcome["type"] == "INVALID_SIGNAL" and outcome["non_retryable"]
     assert "progress" in outcome["message"]
-    attempts = [
-        event.activity_task_started_event_attributes.attempt
-        async for event in handle.fetch_history_events()
-        if event.HasField("activity_task_started_event_attributes")
-    ]
     assert attempts == [1]
     assert await inbox(api, token(user_id), workflow_id) == []
 
 
-async def test_a_user_id_that_is_not_a_uuid_fails_fast(worker, temporal_client, workflow_id):
+@pytest.mark.parametrize(
+    "helper, args, field",
+    [
+        ("status", [42], "status"),
+        ("status", [""], "status"),
+        ("status", ["ok", ["not", "text"]], "message"),
+        ("error", [None], "error"),
+        ("error", ["failed", 7], "error_code"),
+        ("signal", [["status_update"], {}], "signal_type"),
+        ("signal", ["status_update", ["a", "list"]], "data"),
+        ("signal", ["status_update", {"status": "nul\x00inside"}], "NUL"),
+        ("completion", [{"text": "x" * 70_000}], "larger than"),
+    ],
+    ids=["status-number", "status-empty", "message-list", "error-none", "code-number", "type-list", "data-list",
+         "nul", "70k-result"],
+)
+async def test_bad_helper_arguments_fail_once_as_invalid_signal(
+    helper, args, field, worker, temporal_client, api, token, user_id, workflow_id
+):
+    outcome, attempts = await fails_how(temporal_client, workflow_id, user_id, helper, *args)
+
+    assert outcome["type"] == "INVALID_SIGNAL" and outcome["non_retryable"], outcome
+    assert field in outcome["message"]
+    assert attempts == [1]
+    assert await inbox(api, token(user_id), workflow_id) == []
+
+
+async def test_a_user_id_that_is_not_a_uuid_fails_fast(worker, temporal_client, user_id, workflow_id):
     handle = await temporal_client.start_workflow(
-        BadProgressWorkflow.run, args=["user-٣", 0.5], id=workflow_id, task_queue="signalhub"
+        BadSignalWorkflow.run, args=["user-٣", "progress", [0.5]], id=workflow_id, task_queue="signalhub"
     )
     outcome = await result_of(handle)
     assert outcome["type"] == "INVALID_SIGNAL" and "user_id" in outcome["message"]

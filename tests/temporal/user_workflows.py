@@ -43,15 +43,15 @@ class ReviewWorkflow:
 
 
 @workflow.defn
-class BadProgressWorkflow:
-    """Sends one progress value as given; returns how the signal activity failed."""
+class BadSignalWorkflow:
+    """Calls one notify helper with the given arguments; returns how its activity failed."""
 
     signalhub_lifecycle_signals = False
 
     @workflow.run
-    async def run(self, user_id: str, value: Any) -> dict:
+    async def run(self, user_id: str, helper: str, args: list[Any]) -> dict:
         try:
-            await notify.progress(user_id, value, step="Bad")
+            await getattr(notify, helper)(user_id, *args)
         except ActivityError as exc:
             cause = exc.cause
             if not isinstance(cause, ApplicationError):
