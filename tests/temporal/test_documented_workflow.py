@@ -54,7 +54,7 @@ async def test_documented_report_workflow_sends_its_signals_in_the_documented_or
 
     ws, _ = await connect(api.ws, token(user_id))
     queue = f"my-app-{uuid.uuid4().hex[:8]}"
-    async with open_runtime(Settings(database_url=database_url), run_migrations=False, pool_size=2) as runtime:
+    async with open_runtime(Settings(database_url=database_url, _env_file=None), run_migrations=False, pool_size=2) as runtime:
         reports = ReportActivities(runtime.service)
         async with Worker(
             temporal_client,

@@ -8,12 +8,12 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 from temporalio.worker import Worker
 
 from signalhub.runtime import Runtime, open_runtime
 from signalhub.settings import Settings
+from signalhub.store import connect as connect_db
 from signalhub.temporal.activities import SignalActivities
 from tests.support import async_wait_until, connect
 from tests.temporal.conftest import TEST_WORKFLOWS, WorkerProcess
@@ -31,7 +31,7 @@ def shown(fraction: float) -> float:
 
 @pytest.fixture(scope="module")
 async def runtime(database_url) -> AsyncIterator[Runtime]:
-    async with open_runtime(Settings(database_url=database_url), run_migrations=False, pool_size=2) as rt:
+    async with open_runtime(Settings(database_url=database_url, _env_file=None), run_migrations=False, pool_size=2) as rt:
         yield rt
 
 
@@ -49,7 +49,7 @@ async def users_worker(temporal_client, runtime) -> AsyncIterator[str]:
 
 
 async def progress_rows(database_url: str, workflow_id: str) -> list[tuple[float, str | None]]:
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         rows = await conn.fetch(
             "SELECT data FROM workflow_signals WHERE workflow_id = $1 AND signal_type = 'progress' ORDER BY seq",

@@ -9,24 +9,24 @@ import math
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from signalhub.runtime import open_runtime
 from signalhub.service import SignalService
 from signalhub.settings import Settings
 from signalhub.signals import SignalError
+from signalhub.store import connect as connect_db
 from signalhub.temporal.progress import ProgressCheckpoint, progress_reporter
 
 
 @pytest.fixture(scope="module")
 async def service(database_url) -> AsyncIterator[SignalService]:
-    async with open_runtime(Settings(database_url=database_url), run_migrations=False, pool_size=2) as rt:
+    async with open_runtime(Settings(database_url=database_url, _env_file=None), run_migrations=False, pool_size=2) as rt:
         yield rt.service
 
 
 async def stored(database_url: str, workflow_id: str) -> list[dict]:
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_db(database_url)
     try:
         rows = await conn.fetch(
             "SELECT data FROM workflow_signals WHERE workflow_id = $1 ORDER BY seq", workflow_id
