@@ -26,7 +26,7 @@ WORKER_SETTINGS = (
     "database_url", "db_schema", "migrate_on_start", "db_prepared_statements", "database_listen_url",
     "broker_url", "temporal_address", "temporal_namespace", "temporal_task_queue", "lifecycle_signals",
     "worker_imports", "embedder", "retention_days", "retention_interval_seconds", "retention_batch_size",
-    "log_level",
+    "log_level", "test_fail_after_store",
 )
 
 
@@ -121,11 +121,12 @@ def worker() -> None:
     settings = _settings()
     _require_database(settings)
     _check_schema(settings)
+    from .temporal.worker import TemporalUnavailable
     from .temporal.worker import main as worker_main
 
     try:
         asyncio.run(worker_main(settings))
-    except ConfigError as exc:
+    except (ConfigError, TemporalUnavailable) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         pass
@@ -305,8 +306,12 @@ def demo(
 ) -> None:
     """Start a DocumentProcessingWorkflow from the command line and follow it."""
     from .dev.starter import demo as run_demo
+    from .temporal.worker import TemporalUnavailable
 
-    asyncio.run(run_demo(_settings(), file, user))
+    try:
+        asyncio.run(run_demo(_settings(), file, user))
+    except TemporalUnavailable as exc:
+        _fail(str(exc))
 
 
 def main() -> None:

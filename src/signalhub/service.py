@@ -139,24 +139,6 @@ class SignalService:
             metrics.PUBLISH_FAILURES.inc()
             log.warning("signal %s stored but not announced (%s); clients catch up by seq", signal.id, exc)
 
-    # Convenience wrappers with the seed's vocabulary.
-
-    async def send_status_update(self, user_id, workflow_id, status, message=None, progress=None, **kw):
-        data = {"status": status, "message": message}
-        if progress is not None:
-            data["progress"] = progress
-        return await self.emit(user_id, "status_update", workflow_id, data, **kw)
-
-    async def send_progress(self, user_id, workflow_id, progress, step=None, message=None, **kw):
-        data = {"progress": progress, "step": step, "message": message}
-        return await self.emit(user_id, "progress", workflow_id, data, **kw)
-
-    async def send_completion(self, user_id, workflow_id, result, message=None, **kw):
-        return await self.emit(user_id, "completion", workflow_id, {"result": result, "message": message}, **kw)
-
-    async def send_error(self, user_id, workflow_id, error, error_code=None, **kw):
-        return await self.emit(user_id, "error", workflow_id, {"error": error, "error_code": error_code}, **kw)
-
     async def announce_inbox_change(
         self,
         user_id: uuid.UUID,

@@ -15,7 +15,7 @@ import pytest
 from signalhub.dev.embedded import temporal_dev_server
 from tests.support import BIN, ROOT, ApiProcess, base_env, free_port
 
-LIFECYCLE_TEST_WORKFLOWS = "tests.temporal.example_workflows"
+TEST_WORKFLOWS = "tests.temporal.example_workflows,tests.temporal.user_workflows"
 
 
 class WorkerProcess:
@@ -44,7 +44,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.log()[-3000:]}")
-            if "worker polling task queue" in self.log()[offset:]:
+            if b"worker polling task queue" in self.log_path.read_bytes()[offset:]:  # offset counts bytes
                 return self
             time.sleep(0.1)
         self.stop()
@@ -80,7 +80,7 @@ def worker(database_url: str, temporal_server, artifacts: Path) -> Iterator[Work
     process = WorkerProcess(
         database_url, temporal_server.address, artifacts, "signalhub",
         SIGNALHUB_LIFECYCLE_SIGNALS="true",
-        SIGNALHUB_WORKER_IMPORTS=LIFECYCLE_TEST_WORKFLOWS,
+        SIGNALHUB_WORKER_IMPORTS=TEST_WORKFLOWS,
     ).start()
     yield process
     process.stop()

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from signalhub.temporal.workflows import DocumentProcessingWorkflow
+from signalhub.documents.workflows import DocumentProcessingWorkflow
 from tests.support import collect_signals
 
 RESULT_TIMEOUT = 60.0

@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from signalhub.runtime import open_runtime
 from signalhub.settings import Settings
-from signalhub.temporal import activities
+from signalhub.temporal.activities import SignalActivities
 from tests.support import collect_signals, connect
 from tests.temporal.host_workflows import InvoiceExportWorkflow
 
@@ -24,9 +24,8 @@ async def test_a_host_worker_with_signalhubs_activities_delivers_to_the_user(dat
     client = await Client.connect(temporal_server.address)
     settings = Settings(database_url=database_url, _env_file=None)
     async with open_runtime(settings, pool_size=2) as runtime:
-        activities.install(runtime)
         async with Worker(client, task_queue="host-app", workflows=[InvoiceExportWorkflow],
-                          activities=activities.SIGNAL_ACTIVITIES):
+                          activities=SignalActivities(runtime.service).all()):
             result = await client.execute_workflow(
                 InvoiceExportWorkflow.run, args=[user, 3], id=f"export-{user}", task_queue="host-app"
             )
@@ -35,5 +34,6 @@ async def test_a_host_worker_with_signalhubs_activities_delivers_to_the_user(dat
     await ws.close()
     assert [s["signal_type"] for s in signals] == ["progress", "progress", "progress", "completion"]
     assert [s["seq"] for s in signals] == [1, 2, 3, 4]
-    assert signals[-1]["data"]["result"] == {"exported": 3}
+    assert [s["data"]["message"] for s in signals[:3]] == [f"Exported invoice {n} of 3" for n in (1, 2, 3)]
+    assert signals[-1]["data"] == {"result": {"exported": 3}, "message": "Export finished"}
     assert {s["workflow_id"] for s in signals} == {f"export-{user}"}

@@ -43,3 +43,13 @@ async def test_worker_deletes_signals_past_retention_and_stops_cleanly_on_sigter
         assert "worker stopped" in process.log()
     finally:
         await conn.close()
+
+
+async def test_unreachable_temporal_is_an_error_the_cli_can_report_not_a_process_exit():
+    from signalhub.settings import Settings
+    from signalhub.temporal.worker import TemporalUnavailable, connect
+    from tests.support import free_port
+
+    address = f"127.0.0.1:{free_port()}"
+    with pytest.raises(TemporalUnavailable, match=f"cannot reach Temporal at {address}.*TEMPORAL_ADDRESS"):
+        await connect(Settings(temporal_address=address), timeout=0.5)

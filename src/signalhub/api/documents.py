@@ -185,7 +185,7 @@ async def upload_document(request: Request, user: CurrentUser) -> dict[str, Any]
 
 
 async def _start(request: Request, document_id: str, domain_id: str, path, user: uuid.UUID, workflow_id: str) -> None:
-    from ..temporal.workflows import DocumentProcessingWorkflow
+    from ..documents.workflows import DocumentProcessingWorkflow
 
     client = await _temporal_client(request)
     try:

@@ -23,8 +23,8 @@ from temporalio.client import Client, WorkflowFailureError
 
 from ..auth import mint_user_token
 from ..documents import SAMPLE_DOCUMENT
+from ..documents.workflows import DocumentProcessingWorkflow
 from ..settings import Settings
-from ..temporal.workflows import DocumentProcessingWorkflow
 
 FINAL_TYPES = {"completion", "error"}
 

@@ -11,7 +11,9 @@ from .chunking import Chunk, chunk_text
 from .embedding import Embedder, HashingEmbedder, load_embedder
 from .extract import DocumentError, ExtractedText, content_type_for, extract_text
 
-SAMPLE_DOCUMENT = Path(__file__).resolve().parent / "sample.md"
+# No `.resolve()`: this package is imported inside the workflow sandbox, which forbids it
+# (a module's `__file__` is absolute already).
+SAMPLE_DOCUMENT = Path(__file__).parent / "sample.md"
 
 __all__ = [
     "SAMPLE_DOCUMENT",

@@ -1,70 +1,57 @@
-"""Temporal activities: the seed's five signal activities and the document steps.
+"""The seed's five signal activities, as methods of one class built with its emitter.
 
-The signal activities take the seed's positional arguments, e.g.
-`args=[user_id, workflow_id, "started", "Document processing started"]`.
+    signals = SignalActivities(runtime.service)
+    Worker(client, task_queue="signalhub", activities=signals.all(), ...)
+
+Each activity takes the seed's positional arguments, e.g.
+`args=[user_id, workflow_id, "started", "Document processing started"]`, and
+returns `{"id", "seq", "created"}`.
 
 Exactly once: Temporal runs an activity at least once (a worker may die, or
-the activity may fail, after the signal was stored). Each signal activity
-stores its signal with the idempotency key `<workflow run id>:<activity id>`,
-which is the same for every attempt of one activity and different for every
-other activity, so a retry finds the stored row and delivers nothing new.
+the activity may fail, after the signal was stored). Each activity stores its
+signal with the idempotency key `<workflow run id>:<activity id>`, which is
+the same for every attempt of one activity and different for every other
+activity, so a retry finds the stored row and delivers nothing new.
+Bad input fails with a non-retryable `ApplicationError` of type `INVALID_SIGNAL`.
 
-All activities use one process-wide context (signal service, document store,
-embedder) that `signalhub worker` installs with `install(runtime)`.
+Workflows call these activities through `signalhub.temporal.notify` (or by
+name); the module-level names below (`send_status_update_activity`, …) are the
+unbound methods, for `workflow.execute_activity_method`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ..documents.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, chunk_text
-from ..documents.embedding import Embedder, load_embedder
-from ..documents.extract import DocumentError, extract_text
-from ..documents.storage import DocumentOwnershipError, DocumentStore
+from ..service import EmitResult
 from ..signals import SignalError
-
-# Fault injection for tests and drills: a comma-separated list of activity names
-# (or `*`) whose FIRST attempt raises right after its signal was stored.
-FAIL_AFTER_STORE_ENV = "SIGNALHUB_TEST_FAIL_AFTER_STORE"
+from .notify import SentSignal
 
 
-@dataclass
-class ActivityContext:
-    service: Any  # signalhub.service.SignalService
-    documents: DocumentStore
-    embedder: Embedder
+class SignalEmitter(Protocol):
+    """What the activities need: `SignalService` (or anything with the same `emit`)."""
+
+    async def emit(
+        self,
+        user_id: uuid.UUID | str,
+        signal_type: str,
+        workflow_id: str,
+        data: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> EmitResult: ...
 
 
-_context: ActivityContext | None = None
-_fail_after_store = ""  # SIGNALHUB_TEST_FAIL_AFTER_STORE, set by install()
-
-
-def install(runtime: Any, embedder: Embedder | None = None) -> ActivityContext:
-    """Give this process's activities their signal service, database and embedder."""
-    global _context, _fail_after_store
-    _fail_after_store = runtime.settings.test_fail_after_store
-    _context = ActivityContext(
-        service=runtime.service,
-        documents=DocumentStore(runtime.store.pool),
-        embedder=embedder or load_embedder(runtime.settings.embedder),
-    )
-    return _context
-
-
-def context() -> ActivityContext:
-    if _context is None:
-        raise RuntimeError(
-            "signalhub activities are not installed in this process: run them with "
-            "`signalhub worker`, or call signalhub.temporal.activities.install(runtime)"
-        )
-    return _context
+#: An argument as decoded from the workflow's payload. The activities take their arguments
+#: untyped on purpose: with type hints, Temporal fails a mistyped argument while decoding
+#: it (a retryable failure, retried for ten minutes) and turns `True` into `1.0`. Here
+#: `signals.validate_signal` checks every value and bad input fails once, non-retryably.
+Untrusted = Any
 
 
 def idempotency_key() -> str | None:
@@ -75,199 +62,110 @@ def idempotency_key() -> str | None:
     return f"{info.workflow_run_id or info.activity_run_id}:{info.activity_id}"
 
 
-def _fail_after_store_if_asked() -> None:
-    names = {n.strip() for n in _fail_after_store.split(",") if n.strip()}
-    if not names or not activity.in_activity():
-        return
-    info = activity.info()
-    if info.attempt == 1 and ("*" in names or info.activity_type in names):
-        raise RuntimeError(f"forced failure after store ({FAIL_AFTER_STORE_ENV}, attempt 1)")
+class SignalActivities:
+    """The five signal activities, all sending through one emitter (exactly once each).
+
+    `fail_after_store` (tests and drills only) names activities (or `*`) whose
+    first attempt raises right after the signal was stored: the fault the
+    exactly-once guarantee is about.
+    """
+
+    def __init__(self, emitter: SignalEmitter, *, fail_after_store: Collection[str] = ()) -> None:
+        self.emitter = emitter
+        self.fail_after_store = frozenset(fail_after_store)
+
+    def all(self) -> Sequence[Callable[..., Any]]:
+        """The bound activities, for a worker's `activities=`."""
+        return [
+            self.send_workflow_signal_activity,
+            self.send_status_update_activity,
+            self.send_progress_signal_activity,
+            self.send_completion_signal_activity,
+            self.send_error_signal_activity,
+        ]
+
+    async def _emit(
+        self, user_id: Untrusted, signal_type: Untrusted, workflow_id: Untrusted, data: Untrusted
+    ) -> SentSignal:
+        if not isinstance(signal_type, str):
+            raise ApplicationError(
+                f"signal_type must be a string, got {type(signal_type).__name__}",
+                type="INVALID_SIGNAL",
+                non_retryable=True,
+            )
+        try:
+            result = await self.emitter.emit(
+                user_id, signal_type, workflow_id, data, idempotency_key=idempotency_key()
+            )
+        except SignalError as exc:
+            # Bad input never gets better by retrying.
+            raise ApplicationError(str(exc), type="INVALID_SIGNAL", non_retryable=True) from None
+        self._fail_after_store_if_asked()
+        return {"id": str(result.signal.id), "seq": result.signal.seq, "created": result.created}
+
+    def _fail_after_store_if_asked(self) -> None:
+        if not self.fail_after_store or not activity.in_activity():
+            return
+        info = activity.info()
+        if info.attempt == 1 and ("*" in self.fail_after_store or info.activity_type in self.fail_after_store):
+            raise RuntimeError("forced failure after store (attempt 1)")
+
+    # The seed's signatures: (user_id: str, workflow_id: str, ...), see the module docstring.
+
+    @activity.defn
+    async def send_workflow_signal_activity(
+        self, user_id: Untrusted, workflow_id: Untrusted, signal_type: Untrusted, data: Untrusted = None
+    ) -> SentSignal:
+        """`signal_type` with its `data` (an object)."""
+        return await self._emit(user_id, signal_type, workflow_id, data)
+
+    @activity.defn
+    async def send_status_update_activity(
+        self,
+        user_id: Untrusted,
+        workflow_id: Untrusted,
+        status: Untrusted,
+        message: Untrusted = None,
+        progress: Untrusted = None,
+    ) -> SentSignal:
+        """`status_update` `{"status", "message"[, "progress"]}`."""
+        data = {"status": status, "message": message}
+        if progress is not None:
+            data["progress"] = progress
+        return await self._emit(user_id, "status_update", workflow_id, data)
+
+    @activity.defn
+    async def send_progress_signal_activity(
+        self,
+        user_id: Untrusted,
+        workflow_id: Untrusted,
+        progress: Untrusted,
+        step: Untrusted = None,
+        message: Untrusted = None,
+    ) -> SentSignal:
+        """`progress` `{"progress": 0..1, "step", "message"}` (`message` defaults to `step`)."""
+        data = {"progress": progress, "step": step, "message": message if message is not None else step}
+        return await self._emit(user_id, "progress", workflow_id, data)
+
+    @activity.defn
+    async def send_completion_signal_activity(
+        self, user_id: Untrusted, workflow_id: Untrusted, result: Untrusted = None, message: Untrusted = None
+    ) -> SentSignal:
+        """`completion` `{"result", "message"}`."""
+        return await self._emit(user_id, "completion", workflow_id, {"result": result, "message": message})
+
+    @activity.defn
+    async def send_error_signal_activity(
+        self, user_id: Untrusted, workflow_id: Untrusted, error: Untrusted, error_code: Untrusted = None
+    ) -> SentSignal:
+        """`error` `{"error", "error_code"}`."""
+        return await self._emit(user_id, "error", workflow_id, {"error": error, "error_code": error_code})
 
 
-async def _emit(user_id: str, signal_type: str, workflow_id: str, data: dict[str, Any] | None) -> dict:
-    try:
-        result = await context().service.emit(
-            user_id, signal_type, workflow_id, data, idempotency_key=idempotency_key()
-        )
-    except SignalError as exc:
-        # Bad input never gets better by retrying.
-        raise ApplicationError(str(exc), type="INVALID_SIGNAL", non_retryable=True) from None
-    _fail_after_store_if_asked()
-    return {"id": str(result.signal.id), "seq": result.signal.seq, "created": result.created}
-
-
-# --- The seed's five signal activities -------------------------------------------
-
-
-@activity.defn
-async def send_workflow_signal_activity(
-    user_id: str, workflow_id: str, signal_type: str, data: dict[str, Any] | None = None
-) -> dict:
-    """Any of the four signal types with its data (`status_update`, `progress`, `completion`, `error`)."""
-    return await _emit(user_id, signal_type, workflow_id, data)
-
-
-@activity.defn
-async def send_status_update_activity(
-    user_id: str, workflow_id: str, status: str, message: str | None = None, progress: float | None = None
-) -> dict:
-    data: dict[str, Any] = {"status": status, "message": message}
-    if progress is not None:
-        data["progress"] = progress
-    return await _emit(user_id, "status_update", workflow_id, data)
-
-
-@activity.defn
-async def send_progress_signal_activity(
-    user_id: str, workflow_id: str, progress: float, step: str | None = None, message: str | None = None
-) -> dict:
-    data = {"progress": progress, "step": step, "message": message if message is not None else step}
-    return await _emit(user_id, "progress", workflow_id, data)
-
-
-@activity.defn
-async def send_completion_signal_activity(
-    user_id: str, workflow_id: str, result: Any = None, message: str | None = None
-) -> dict:
-    return await _emit(user_id, "completion", workflow_id, {"result": result, "message": message})
-
-
-@activity.defn
-async def send_error_signal_activity(
-    user_id: str, workflow_id: str, error: str, error_code: str | None = None
-) -> dict:
-    return await _emit(user_id, "error", workflow_id, {"error": error, "error_code": error_code})
-
-
-SIGNAL_ACTIVITIES = [
-    send_workflow_signal_activity,
-    send_status_update_activity,
-    send_progress_signal_activity,
-    send_completion_signal_activity,
-    send_error_signal_activity,
-]
-
-
-# --- Document steps (one dataclass input each) --------------------------------------
-
-
-@dataclass
-class ExtractTextInput:
-    document_id: str
-    domain_id: str
-    user_id: str
-    file_path: str
-    workflow_id: str | None = None
-
-
-@dataclass
-class ExtractTextResult:
-    text_length: int
-    content_type: str
-    pages: int | None = None
-
-
-@dataclass
-class ChunkDocumentInput:
-    document_id: str
-    max_chars: int = DEFAULT_MAX_CHARS
-    overlap: int = DEFAULT_OVERLAP
-
-
-@dataclass
-class ChunkDocumentResult:
-    chunk_count: int
-
-
-@dataclass
-class EmbedChunksInput:
-    document_id: str
-
-
-@dataclass
-class EmbedChunksResult:
-    chunk_count: int
-    dimensions: int
-    embedder: str
-
-
-@dataclass
-class StoreDocumentInput:
-    document_id: str
-
-
-@dataclass
-class StoreDocumentResult:
-    document_id: str
-    text_length: int
-    chunk_count: int
-
-
-@dataclass
-class MarkDocumentFailedInput:
-    document_id: str
-    error: str
-    error_code: str
-
-
-@activity.defn
-async def extract_text_activity(input: ExtractTextInput) -> ExtractTextResult:
-    """Read the file, extract its text and store it (the text stays out of workflow history)."""
-    try:
-        extracted = await asyncio.to_thread(extract_text, input.file_path)
-    except DocumentError as exc:
-        raise ApplicationError(exc.message, type=exc.code, non_retryable=True) from None
-    try:
-        await context().documents.save_text(
-            input.document_id,
-            uuid.UUID(input.user_id),
-            input.domain_id,
-            os.path.basename(input.file_path),
-            input.workflow_id,
-            extracted,
-        )
-    except DocumentOwnershipError as exc:
-        raise ApplicationError(str(exc), type="DOCUMENT_ID_TAKEN", non_retryable=True) from None
-    return ExtractTextResult(len(extracted.text), extracted.content_type, extracted.pages)
-
-
-@activity.defn
-async def chunk_document_activity(input: ChunkDocumentInput) -> ChunkDocumentResult:
-    """Split the stored text into chunks and store them (replacing any earlier attempt's)."""
-    documents = context().documents
-    text = await documents.text(input.document_id)
-    chunks = chunk_text(text, input.max_chars, input.overlap)
-    return ChunkDocumentResult(await documents.replace_chunks(input.document_id, chunks))
-
-
-@activity.defn
-async def embed_chunks_activity(input: EmbedChunksInput) -> EmbedChunksResult:
-    """Compute an embedding for every stored chunk with the worker's embedder."""
-    ctx = context()
-    chunks = await ctx.documents.chunk_texts(input.document_id)
-    vectors = await asyncio.to_thread(ctx.embedder.embed, [text for _, text in chunks])
-    await ctx.documents.save_embeddings(
-        input.document_id, ctx.embedder.name, [(index, v) for (index, _), v in zip(chunks, vectors, strict=False)]
-    )
-    return EmbedChunksResult(len(chunks), ctx.embedder.dimensions, ctx.embedder.name)
-
-
-@activity.defn
-async def store_document_activity(input: StoreDocumentInput) -> StoreDocumentResult:
-    """Mark the document's chunks complete and searchable; returns the final counts."""
-    summary = await context().documents.complete(input.document_id)
-    return StoreDocumentResult(summary.id, summary.text_length or 0, summary.chunk_count or 0)
-
-
-@activity.defn
-async def mark_document_failed_activity(input: MarkDocumentFailedInput) -> None:
-    await context().documents.fail(input.document_id, input.error, input.error_code)
-
-
-DOCUMENT_ACTIVITIES = [
-    extract_text_activity,
-    chunk_document_activity,
-    embed_chunks_activity,
-    store_document_activity,
-    mark_document_failed_activity,
-]
+# Unbound, for `workflow.execute_activity_method(send_status_update_activity, args=[...])`
+# in workflows written against the seed's names.
+send_workflow_signal_activity = SignalActivities.send_workflow_signal_activity
+send_status_update_activity = SignalActivities.send_status_update_activity
+send_progress_signal_activity = SignalActivities.send_progress_signal_activity
+send_completion_signal_activity = SignalActivities.send_completion_signal_activity
+send_error_signal_activity = SignalActivities.send_error_signal_activity

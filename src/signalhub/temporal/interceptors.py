@@ -33,11 +33,9 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 from temporalio.worker import (
     ExecuteWorkflowInput,
@@ -46,12 +44,9 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
+from . import notify
+
 MEMO_KEY = "user_id"
-_OPTIONS: dict[str, Any] = dict(
-    start_to_close_timeout=timedelta(seconds=30),
-    schedule_to_close_timeout=timedelta(minutes=10),
-    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)),
-)
 
 
 def _valid_user(value: Any) -> str | None:
@@ -117,24 +112,17 @@ class _LifecycleInbound(WorkflowInboundInterceptor):
         if user_id is None:
             return await super().execute_workflow(input)
 
-        info = workflow.info()
-        name = info.workflow_type
-
-        async def send(activity: str, *args: Any) -> None:
-            await workflow.execute_activity(activity, args=[user_id, info.workflow_id, *args], **_OPTIONS)
-
-        await send("send_status_update_activity", "started", f"{name} started")
+        name = workflow.info().workflow_type
+        await notify.status(user_id, "started", f"{name} started")
         try:
             result = await super().execute_workflow(input)
         except FailureError as exc:
             message, code = _failure(exc)
-            await send(
-                "send_workflow_signal_activity",
-                "error",
-                {"error": message or name + " failed", "error_code": code, "status": "failed"},
+            await notify.signal(
+                user_id, "error", {"error": message or name + " failed", "error_code": code, "status": "failed"}
             )
             raise
-        await send("send_completion_signal_activity", _result_data(result), f"{name} completed")
+        await notify.completion(user_id, _result_data(result), f"{name} completed")
         return result
 
 

@@ -21,36 +21,25 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from ..temporal import notify
+from ..temporal.options import ActivityOptions
+
 with workflow.unsafe.imports_passed_through():
     from .activities import (
         ChunkDocumentInput,
+        DocumentActivities,
         EmbedChunksInput,
         ExtractTextInput,
         MarkDocumentFailedInput,
         StoreDocumentInput,
-        chunk_document_activity,
-        embed_chunks_activity,
-        extract_text_activity,
-        mark_document_failed_activity,
-        send_completion_signal_activity,
-        send_error_signal_activity,
-        send_progress_signal_activity,
-        send_status_update_activity,
-        store_document_activity,
     )
 
-# Signals must not be lost to a short outage: retry for a while, quickly at first.
-SIGNAL_OPTIONS: dict[str, Any] = dict(
-    start_to_close_timeout=timedelta(seconds=30),
-    schedule_to_close_timeout=timedelta(minutes=10),
-    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)),
-)
-STEP_OPTIONS: dict[str, Any] = dict(
-    start_to_close_timeout=timedelta(minutes=5),
-    retry_policy=RetryPolicy(
+STEP_OPTIONS: ActivityOptions = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20), maximum_attempts=5
     ),
-)
+}
 
 UNEXPECTED_ERROR = "PROCESSING_ERROR"
 
@@ -69,60 +58,52 @@ class DocumentProcessingWorkflow:
     signalhub_lifecycle_signals = False
 
     @workflow.run
-    async def run(self, document_id: str, domain_id: str, file_path: str, user_id: str) -> dict:
+    async def run(self, document_id: str, domain_id: str, file_path: str, user_id: str) -> dict[str, Any]:
         workflow_id = workflow.info().workflow_id
-
-        async def progress(value: float, step: str, message: str) -> None:
-            await workflow.execute_activity(
-                send_progress_signal_activity, args=[user_id, workflow_id, value, step, message], **SIGNAL_OPTIONS
-            )
-
-        await workflow.execute_activity(
-            send_status_update_activity,
-            args=[user_id, workflow_id, "started", "Document processing started"],
-            **SIGNAL_OPTIONS,
-        )
+        await notify.status(user_id, "started", "Document processing started")
         try:
-            await progress(0.1, "Extracting text", "Reading the document and extracting its text")
-            extracted = await workflow.execute_activity(
-                extract_text_activity,
+            await notify.progress(user_id, 0.1, "Extracting text", "Reading the document and extracting its text")
+            extracted = await workflow.execute_activity_method(
+                DocumentActivities.extract_text_activity,
                 ExtractTextInput(document_id, domain_id, user_id, file_path, workflow_id),
                 **STEP_OPTIONS,
             )
-            await progress(0.35, "Chunking", f"Splitting {extracted.text_length} characters into chunks")
-            chunked = await workflow.execute_activity(
-                chunk_document_activity, ChunkDocumentInput(document_id), **STEP_OPTIONS
+            await notify.progress(
+                user_id, 0.35, "Chunking", f"Splitting {extracted.text_length} characters into chunks"
             )
-            await progress(0.6, "Generating embeddings", f"Creating vector embeddings for {chunked.chunk_count} chunks")
-            await workflow.execute_activity(embed_chunks_activity, EmbedChunksInput(document_id), **STEP_OPTIONS)
-            await progress(0.85, "Storing chunks", "Storing chunks and embeddings")
-            stored = await workflow.execute_activity(
-                store_document_activity, StoreDocumentInput(document_id), **STEP_OPTIONS
+            chunked = await workflow.execute_activity_method(
+                DocumentActivities.chunk_document_activity, ChunkDocumentInput(document_id), **STEP_OPTIONS
+            )
+            await notify.progress(
+                user_id, 0.6, "Generating embeddings", f"Creating vector embeddings for {chunked.chunk_count} chunks"
+            )
+            await workflow.execute_activity_method(
+                DocumentActivities.embed_chunks_activity, EmbedChunksInput(document_id), **STEP_OPTIONS
+            )
+            await notify.progress(user_id, 0.85, "Storing chunks", "Storing chunks and embeddings")
+            stored = await workflow.execute_activity_method(
+                DocumentActivities.store_document_activity, StoreDocumentInput(document_id), **STEP_OPTIONS
             )
         except ActivityError as exc:
             message, code = _error_code(exc)
             try:
                 # First, so a page that refreshes on the error signal already sees "failed".
-                await workflow.execute_activity(
-                    mark_document_failed_activity, MarkDocumentFailedInput(document_id, message, code), **STEP_OPTIONS
+                await workflow.execute_activity_method(
+                    DocumentActivities.mark_document_failed_activity,
+                    MarkDocumentFailedInput(document_id, message, code),
+                    **STEP_OPTIONS,
                 )
             except ActivityError as mark_failure:
                 # The user must still hear about the failure.
                 workflow.logger.warning("document %s not marked failed: %s", document_id, mark_failure)
-            await workflow.execute_activity(
-                send_error_signal_activity, args=[user_id, workflow_id, message, code], **SIGNAL_OPTIONS
-            )
+            await notify.error(user_id, message, code)
             raise ApplicationError(message, type=code, non_retryable=True) from exc
 
-        result = {
+        result: dict[str, Any] = {
             "status": "completed",
             "document_id": document_id,
             "text_length": stored.text_length,
             "chunk_count": stored.chunk_count,
         }
-        await workflow.execute_activity(
-            send_completion_signal_activity,
-            args=[user_id, workflow_id, result, "Document processing completed successfully"],
-            **SIGNAL_OPTIONS,
-        )
+        await notify.completion(user_id, result, "Document processing completed successfully")
         return result
