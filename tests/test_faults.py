@@ -13,28 +13,13 @@ from signalhub.faults import CLOSE_TRY_AGAIN_LATER, Unavailable, close_code_for,
 from signalhub.migrations import scratch_database
 from signalhub.signals import NewSignal
 from signalhub.store import SignalStore, create_pool
+from tests.support import admin_sql, terminate_backends
 
 
 @pytest.fixture
 def scratch_url(server_url):
     with scratch_database(server_url, "signalhub_faults") as url:
         yield url
-
-
-async def _admin(server_url: str, sql: str, *args) -> None:
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(sql, *args)
-    finally:
-        await conn.close()
-
-
-async def _terminate_backends(server_url: str, database: str) -> None:
-    await _admin(
-        server_url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-        database,
-    )
 
 
 def _database_name(url: str) -> str:
@@ -47,7 +32,7 @@ async def test_a_terminated_pooled_connection_is_unavailable_then_replaced_not_r
         before = await pool.fetchval("SELECT pg_backend_pid()")
         in_flight = asyncio.create_task(pool.fetchval("SELECT pg_sleep(10)"))
         await asyncio.sleep(0.5)  # the query is running on the one pooled connection
-        await _terminate_backends(server_url, _database_name(scratch_url))
+        await terminate_backends(server_url, _database_name(scratch_url))
         with pytest.raises(Unavailable) as failure:
             await asyncio.wait_for(in_flight, 10)
         assert failure.value.what == "database" and is_unavailable(failure.value)
@@ -62,16 +47,16 @@ async def test_a_database_refusing_connections_is_unavailable_whatever_its_sqlst
     database = _database_name(scratch_url)
     pool = await create_pool(scratch_url, min_size=1, max_size=1)
     try:
-        await _admin(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-        await _terminate_backends(server_url, database)
+        await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await terminate_backends(server_url, database)
         for _ in range(2):  # the dead connection, then the refused reconnect (SQLSTATE 55000)
             with pytest.raises(Unavailable) as failure:
                 await pool.fetchval("SELECT 1")
         assert isinstance(failure.value.cause, asyncpg.ObjectNotInPrerequisiteStateError)
-        await _admin(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         assert await pool.fetchval("SELECT 1") == 1
     finally:
-        await _admin(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         await pool.close()
 
 
@@ -99,7 +84,7 @@ async def test_batched_inserts_hit_by_pg_terminate_backend_fail_only_as_unavaila
             if work.done():
                 return
             await asyncio.sleep(0.02)
-            await _terminate_backends(server_url, database)
+            await terminate_backends(server_url, database)
 
     try:
         work = asyncio.gather(insert_batches(60), insert_batches(60))

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import asyncpg
 import httpx
 import pytest
 import websockets
 
 from signalhub.migrations import scratch_database
-from tests.support import ApiProcess, async_wait_until, recv_json
+from tests.support import ApiProcess, admin_sql, async_wait_until, recv_json, terminate_backends
 
 
 @pytest.fixture
@@ -27,22 +26,6 @@ def outage_api(server_url, artifacts):
             api.stop()
 
 
-async def _admin(server_url: str, sql: str, *args) -> None:
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(sql, *args)
-    finally:
-        await conn.close()
-
-
-async def _terminate(server_url: str, database: str) -> None:
-    await _admin(
-        server_url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-        database,
-    )
-
-
 async def test_a_database_closed_to_connections_answers_503_and_1013_then_recovers(outage_api, server_url, token):
     api, database = outage_api
     user = uuid.uuid4()
@@ -50,8 +33,8 @@ async def test_a_database_closed_to_connections_answers_503_and_1013_then_recove
     async with httpx.AsyncClient(base_url=api.base, headers=headers, timeout=10) as http:
         assert (await http.get("/readyz")).status_code == 200
         try:
-            await _admin(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-            await _terminate(server_url, database)
+            await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            await terminate_backends(server_url, database)
             for path in ("/api/v1/inbox/signals", "/api/v1/inbox/signals/unread-count"):
                 down = await http.get(path)
                 assert down.status_code == 503, (path, down.status_code, down.text)
@@ -68,7 +51,7 @@ async def test_a_database_closed_to_connections_answers_503_and_1013_then_recove
             not_ready = await http.get("/readyz")
             assert not_ready.status_code == 503 and not_ready.json()["database"].startswith("unavailable")
         finally:
-            await _admin(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
         async def serves() -> bool:
             return (await http.get("/api/v1/inbox/signals/unread-count")).status_code == 200
@@ -100,7 +83,7 @@ async def test_emits_while_backends_are_terminated_answer_201_or_503_never_500(o
             if work.done():
                 return
             await asyncio.sleep(0.05)
-            await _terminate(server_url, database)
+            await terminate_backends(server_url, database)
 
     headers = {"Authorization": f"Bearer {service_token}"}
     async with httpx.AsyncClient(base_url=api.base, headers=headers, timeout=20) as http:

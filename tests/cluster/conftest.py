@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pytest
 
 from signalhub.dev.balancer import Haproxy, haproxy_binary
+from signalhub.dev.natsserver import NatsServer
 from tests.delivery.harness import start_apis, stop_apis
-from tests.servers import RestartableNats, own_nats  # noqa: F401
+from tests.servers import own_nats  # noqa: F401
 from tests.support import ApiProcess, free_port
 
 
@@ -17,7 +18,7 @@ from tests.support import ApiProcess, free_port
 class BalancedApis:
     apis: list[ApiProcess]
     balancer: Haproxy
-    broker: RestartableNats
+    broker: NatsServer
 
 
 @pytest.fixture
