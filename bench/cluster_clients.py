@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing as mp
 import random
-import threading
 import time
-from typing import Any
 
+from .procworker import PipeWorker
 from .wsclient import WsClient, open_client
 
 BASE_DELAY, MAX_DELAY = 0.5, 30.0
@@ -122,43 +120,9 @@ async def _serve(pipe) -> None:
             return
 
 
-def _worker_main(pipe) -> None:
-    from .peers.common import raise_fd_limit
-
-    raise_fd_limit()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_serve(pipe))
-
-
-class FollowerWorker:
-    def __init__(self) -> None:
-        ctx = mp.get_context("spawn")
-        self._pipe, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True)
-        self.process.start()
-        self._lock = threading.Lock()
-
-    def call(self, command: str, arg: Any = None, timeout: float = 120.0) -> Any:
-        with self._lock:
-            self._pipe.send((command, arg))
-            if not self._pipe.poll(timeout):
-                raise TimeoutError(f"cluster client worker did not answer {command!r} within {timeout}s")
-            return self._pipe.recv()
-
-    def stop(self) -> None:
-        try:
-            self.call("close", timeout=30)
-        except Exception:
-            pass
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
+def FollowerWorker() -> PipeWorker:
+    """One follower process."""
+    return PipeWorker("bench.cluster_clients", "_serve", "cluster client worker")
 
 
 class Followers:

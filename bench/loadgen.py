@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing as mp
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .procworker import PipeWorker
 from .wsclient import WsClient, open_client
 
 
@@ -159,45 +158,9 @@ async def _serve(pipe) -> None:
                 return
 
 
-def _worker_main(pipe) -> None:
-    from .peers.common import raise_fd_limit
-
-    raise_fd_limit()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_serve(pipe))
-
-
-class ClientWorker:
+def ClientWorker() -> PipeWorker:
     """One load-generator process. Methods block with a timeout."""
-
-    def __init__(self) -> None:
-        ctx = mp.get_context("spawn")
-        self._pipe, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True)
-        self.process.start()
-        self._lock = threading.Lock()
-
-    def call(self, command: str, arg: Any = None, timeout: float = 120.0) -> Any:
-        with self._lock:
-            self._pipe.send((command, arg))
-            if not self._pipe.poll(timeout):
-                raise TimeoutError(f"load generator did not answer {command!r} within {timeout}s")
-            return self._pipe.recv()
-
-    def stop(self) -> None:
-        try:
-            self.call("close", timeout=30)
-        except Exception:
-            pass
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
+    return PipeWorker("bench.loadgen", "_serve", "load generator")
 
 
 class ClientPool:
