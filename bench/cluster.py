@@ -38,22 +38,23 @@ class ClusterSizes:
     rate: int               # signals per second offered in each phase (spread over the users)
     phase_seconds: float    # the kill / broker restart comes a third of the way in
     client_processes: int
+    balancers: int = 1      # HAProxy processes (two descriptors per socket each; one process may hold `ulimit -Hn`)
 
 
 PROFILES = {
     "tiny": ClusterSizes("tiny", 60, 3, 40, 6.0, 1),
     "quick": ClusterSizes("quick", 6000, 3, 1000, 15.0, 3),
-    "full": ClusterSizes("full", 20000, 4, 2000, 30.0, 6),
+    "full": ClusterSizes("full", 20000, 4, 2000, 30.0, 6, balancers=3),
 }
 
 
 def _check_descriptors(sizes: ClusterSizes) -> None:
-    """HAProxy holds two descriptors per socket and cannot go past the hard limit."""
+    """Each HAProxy process holds two descriptors per socket it proxies and cannot go past the hard limit."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    needed = 2 * sizes.sockets + 1000
+    needed = 2 * -(-sizes.sockets // sizes.balancers) + 1000
     if hard != resource.RLIM_INFINITY and hard < needed:
-        raise SystemExit(f"the {sizes.name} cluster run needs {needed:,} file descriptors for HAProxy "
-                         f"(2 per socket); this machine allows {hard:,} (ulimit -Hn)")
+        raise SystemExit(f"the {sizes.name} cluster run needs {needed:,} file descriptors per HAProxy process "
+                         f"(2 per socket, {sizes.balancers} processes); this machine allows {hard:,} (ulimit -Hn)")
 
 
 def run(profile: str, database_url: str | None, out: Path, plots: bool = True) -> dict:
@@ -69,7 +70,8 @@ def run(profile: str, database_url: str | None, out: Path, plots: bool = True) -
     results: dict = {"profile": sizes.name, "sizes": asdict(sizes), "machine_before": describe_machine()}
     with bench_database(database_url) as url:
         settings = Settings(database_url=url, data_dir=log_dir / "data")
-        cluster = Cluster(settings, port=free_port(), broker="nats", temporal=False, logs=log_dir, secret=SECRET,
+        cluster = Cluster(settings, port=free_port(), broker="nats", temporal=False, balancers=sizes.balancers,
+                          logs=log_dir, secret=SECRET,
                           extra_env={"SIGNALHUB_MAX_CONNECTIONS": "50000", "LOG_LEVEL": "warning"})
         with cluster:
             followers = Followers(sizes.client_processes)
@@ -94,14 +96,14 @@ def _measure(cluster, followers: Followers, sizes: ClusterSizes, url: str) -> di
     rss0, cpu0 = _usage(cluster)
     idle_from, idle_cpu = time.monotonic(), _cpu_seconds(bystander.proc.pid)
     t0 = time.monotonic()
-    opened = followers.connect(cluster.haproxy.port, sockets)
+    opened = followers.connect([b.port for b in cluster.balancers], sockets)
     connect_seconds = time.monotonic() - t0
     time.sleep(1)  # let the last handshakes settle before reading memory
     rss1, cpu1 = _usage(cluster)
-    spread = {s.name: s.sessions for s in cluster.haproxy.servers()}
+    spread = _sessions(cluster)
     print(f"  {opened['ok']:,} sockets in {connect_seconds:.1f}s, spread {spread}", flush=True)
-    per_socket = {name: {"rss_kb": (rss1[name] - rss0[name]) / 1024 / (spread.get(name) or opened["ok"]),
-                         "cpu_ms": (cpu1[name] - cpu0[name]) * 1000 / (spread.get(name) or opened["ok"])}
+    per_socket = {name: {"rss_kb": (rss1[name] - rss0[name]) / 1024 / (spread.get(name) or opened["ok"] / len(cluster.balancers)),
+                         "cpu_ms": (cpu1[name] - cpu0[name]) * 1000 / (spread.get(name) or opened["ok"] / len(cluster.balancers))}
                   for name in rss1}
 
     # The bystander's CPU while no signal flows (timers, pings to nobody): subtracted below.
@@ -135,7 +137,8 @@ def _usage(cluster) -> tuple[dict[str, int], dict[str, float]]:
     """RSS (bytes) and CPU seconds of each API instance and of HAProxy."""
     import psutil
 
-    procs = {a.name: a.proc.pid for a in cluster.apis} | {"haproxy": cluster.haproxy.proc.pid}
+    procs = {a.name: a.proc.pid for a in cluster.apis}
+    procs |= {("haproxy" if i == 0 else f"haproxy{i + 1}"): b.proc.pid for i, b in enumerate(cluster.balancers)}
     rss, cpu = {}, {}
     for name, pid in procs.items():
         rss[name] = psutil.Process(pid).memory_info().rss
@@ -143,17 +146,26 @@ def _usage(cluster) -> tuple[dict[str, int], dict[str, float]]:
     return rss, cpu
 
 
+def _sessions(cluster) -> dict[str, int]:
+    """Sockets per API instance, summed over every balancer's count."""
+    total: dict[str, int] = {}
+    for balancer in cluster.balancers:
+        for server in balancer.servers():
+            total[server.name] = total.get(server.name, 0) + server.sessions
+    return total
+
+
 class _Sampler(threading.Thread):
     """Sockets per instance as HAProxy counts them, every 100 ms."""
 
-    def __init__(self, haproxy) -> None:
+    def __init__(self, cluster) -> None:
         super().__init__(daemon=True)
-        self.haproxy, self.samples, self.done = haproxy, [], threading.Event()
+        self.cluster, self.samples, self.done = cluster, [], threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(0.1):
             try:
-                self.samples.append((time.monotonic(), {s.name: s.sessions for s in self.haproxy.servers()}))
+                self.samples.append((time.monotonic(), _sessions(self.cluster)))
             except OSError:
                 pass
 
@@ -162,7 +174,7 @@ def _phase(cluster, followers: Followers, sizes: ClusterSizes, url: str, users: 
     count = int(sizes.rate * sizes.phase_seconds)
     plan = EmitPlan(mode="service", users=users, count=count, rate=sizes.rate, concurrency=64, database_url=url,
                     broker_url=cluster.broker_url, timeout=sizes.phase_seconds * 3 + 30)
-    sampler = _Sampler(cluster.haproxy)
+    sampler = _Sampler(cluster)
     sampler.start()
     emitter = Emitter(plan).start()
     time.sleep(sizes.phase_seconds / 3)

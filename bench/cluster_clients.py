@@ -93,7 +93,7 @@ async def _serve(pipe) -> None:
         command, arg = await loop.run_in_executor(None, pipe.recv)
         if command == "connect":
             gate = asyncio.Semaphore(arg["concurrency"])
-            batch = [Follower(user, token, arg["port"], rng) for user, token in arg["users"]]
+            batch = [Follower(user, token, port, rng) for user, token, port in arg["users"]]
 
             async def one(follower: Follower) -> bool:
                 async with gate:
@@ -131,15 +131,18 @@ class Followers:
     def __init__(self, processes: int) -> None:
         self.workers = [FollowerWorker() for _ in range(processes)]
 
-    def connect(self, port: int, sockets: list[tuple[str, str]], concurrency: int = 32) -> dict:
-        """`sockets`: (user, token) per socket to open through the balancer on `port`."""
+    def connect(self, ports: list[int], sockets: list[tuple[str, str]], concurrency: int = 32) -> dict:
+        """`sockets`: (user, token) per socket to open through a balancer; socket i goes to
+        `ports[i % len(ports)]` (several balancers, as DNS would spread clients over them)."""
         from concurrent.futures import ThreadPoolExecutor
+
+        routed = [(user, token, ports[i % len(ports)]) for i, (user, token) in enumerate(sockets)]
 
         n = len(self.workers)
         with ThreadPoolExecutor(n) as pool:
             answers = list(pool.map(
                 lambda i: self.workers[i].call(
-                    "connect", {"port": port, "users": sockets[i::n], "concurrency": concurrency}, timeout=600),
+                    "connect", {"users": routed[i::n], "concurrency": concurrency}, timeout=600),
                 range(n)))
         return {"ok": sum(a["ok"] for a in answers), "failed": sum(a["failed"] for a in answers)}
 

@@ -25,7 +25,11 @@ def write_cluster_report(results: dict, out: Path, *, plots: bool = True) -> Non
         f"{machine['load_average']} / {results['machine_after']['load_average']}. Everything below shares these cores:",
         "  PostgreSQL, nats-server, HAProxy, three `signalhub api` processes, the emitter and the client processes.",
         "- The cluster is `make cluster`'s (signalhub.dev.cluster): HAProxy with `deploy/haproxy.cfg` (least connections, "
-        "health checks every second), NATS as the broker, no Temporal (the emitter stores and publishes as a worker does).",
+        "health checks every second), NATS as the broker, no Temporal (the emitter stores and publishes as a worker does)."
+        + ("" if sizes.get("balancers", 1) == 1 else
+           f" {sizes['balancers']} HAProxy processes with that config share the sockets (clients spread over them "
+           "round robin, as DNS would): one process needs two descriptors per socket and may hold at most "
+           "`ulimit -Hn` (20,000 here)."),
         f"- {results['sockets']['ok']:,} sockets through the balancer ({sizes['sockets_per_user']} per user, "
         f"{sizes['sockets'] // sizes['sockets_per_user']:,} users), opened in {results['connect_seconds']:.1f} s "
         f"({results['sockets']['failed']} failed). Each phase offers {sizes['rate']:,} signals/s for "

