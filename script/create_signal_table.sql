@@ -4,3 +4,4 @@
 \set ON_ERROR_STOP on
 \ir ../src/signalhub/migrations/sql/0001_workflow_signals.sql
 \ir ../src/signalhub/migrations/sql/0002_document_chunks.sql
+\ir ../src/signalhub/migrations/sql/0003_open_signal_types.sql

@@ -77,7 +77,7 @@ async def test_every_seed_column_check_and_index_exists(two_databases):
     for index in ("idx_workflow_signals_user_id", "idx_workflow_signals_workflow_id",
                   "idx_workflow_signals_read", "idx_workflow_signals_user_created"):
         assert f"index {index}" in schema
-    assert "'status_update'::text, 'completion'::text, 'error'::text, 'progress'::text" in schema
+    assert "CHECK ((signal_type ~ '^[a-z][a-z0-9_.-]{0,63}$'::text))" in schema
 
 
 async def test_applying_twice_in_any_order_is_harmless(two_databases):
@@ -89,5 +89,39 @@ async def test_applying_twice_in_any_order_is_harmless(two_databases):
     conn = await asyncpg.connect(url)
     try:
         assert await conn.fetchval("SELECT version_num FROM alembic_version") is not None
+    finally:
+        await conn.close()
+
+
+def _upgrade_to(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "src" / "signalhub" / "migrations"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, revision)
+
+
+_INSERT_TYPED = (
+    "INSERT INTO workflow_signals (user_id, workflow_id, signal_type, seq) VALUES (gen_random_uuid(), 'w', $1, 1)"
+)
+
+
+async def test_open_signal_types_migration_lets_custom_types_in_and_keeps_rows_and_bad_names_out(two_databases):
+    url = two_databases[0]
+    _upgrade_to(url, "0002")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(_INSERT_TYPED, "progress")
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(_INSERT_TYPED, "approval_needed")
+        upgrade_to_head(url)
+        await conn.execute(_INSERT_TYPED, "approval_needed")
+        await conn.execute(_INSERT_TYPED, "billing.invoice-paid")
+        for bad in ("Approval", "9lives", "a" * 65, "sp ace", "ünïcode", ""):
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute(_INSERT_TYPED, bad)
+        assert await conn.fetchval("SELECT count(*) FROM workflow_signals") == 3
     finally:
         await conn.close()

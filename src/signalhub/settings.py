@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=20000, alias="SIGNALHUB_MAX_CONNECTIONS", ge=1)
     max_inbound_message_bytes: int = Field(default=4096, alias="SIGNALHUB_MAX_MESSAGE_BYTES", ge=64)
     inbound_messages_per_second: float = Field(default=20.0, alias="SIGNALHUB_MESSAGES_PER_SECOND", gt=0)
+    # Workflows one socket may subscribe to (`subscribe` / `?workflow_id=`); more is refused.
+    max_subscriptions_per_socket: int = Field(default=100, alias="SIGNALHUB_MAX_SUBSCRIPTIONS", ge=1, le=10_000)
+    # Custom signal types accepted besides the seed's four (comma-separated); empty: any
+    # name matching the signal-type pattern.
+    allowed_signal_types_csv: str = Field(default="", alias="SIGNALHUB_ALLOWED_SIGNAL_TYPES")
+
     # REST request bodies (413 above it; the document upload route has its own limit).
     max_body_bytes: int = Field(default=1024 * 1024, alias="SIGNALHUB_MAX_BODY_BYTES", ge=1024)
 
@@ -81,6 +87,25 @@ class Settings(BaseSettings):
                 "BROKER_URL must be 'postgres', 'memory', 'redis://…' or 'nats://…'"
             )
         return value
+
+    @field_validator("allowed_signal_types_csv")
+    @classmethod
+    def _valid_signal_types(cls, value: str) -> str:
+        from .signals import SignalError, check_signal_type
+
+        for name in (n.strip() for n in value.split(",")):
+            if name:
+                try:
+                    check_signal_type(name)
+                except SignalError as exc:
+                    raise ValueError(f"SIGNALHUB_ALLOWED_SIGNAL_TYPES: {exc}") from None
+        return value
+
+    @cached_property
+    def allowed_signal_types(self) -> frozenset[str] | None:
+        """The custom types allowed (None: every valid name). The seed's four are always allowed."""
+        names = frozenset(n.strip() for n in self.allowed_signal_types_csv.split(",") if n.strip())
+        return names or None
 
     @cached_property
     def cors_origins(self) -> list[str]:

@@ -19,7 +19,7 @@ from ..runtime import open_runtime
 from ..settings import Settings, get_settings
 from .. import metrics
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
-from . import admin, dev, documents, errors, inbox, ws
+from . import admin, dev, documents, errors, inbox, signals, ws
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(inbox.router)
     app.include_router(admin.router)
+    app.include_router(signals.router)
     app.include_router(documents.router)
     if dev.dev_login_enabled():
         app.include_router(dev.router)
