@@ -217,15 +217,28 @@ class SignalStore:
                     out[index] = (_signal(existing), False)
         return out  # type: ignore[return-value]
 
-    async def after(self, user_id: uuid.UUID, seq: int, limit: int) -> list[Signal]:
-        """The user's signals with seq > `seq`, oldest first, at most `limit`."""
-        rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 "
-            "ORDER BY seq LIMIT $3",
-            user_id,
-            seq,
-            limit,
-        )
+    async def after(
+        self, user_id: uuid.UUID, seq: int, limit: int, *, workflow_ids: list[str] | None = None
+    ) -> list[Signal]:
+        """The user's signals with seq > `seq`, oldest first, at most `limit`
+        (only those of `workflow_ids` when given: a filtered socket's resume)."""
+        if workflow_ids:
+            rows = await self.pool.fetch(
+                f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 "
+                "AND workflow_id = ANY($4::text[]) ORDER BY seq LIMIT $3",
+                user_id,
+                seq,
+                limit,
+                workflow_ids,
+            )
+        else:
+            rows = await self.pool.fetch(
+                f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 "
+                "ORDER BY seq LIMIT $3",
+                user_id,
+                seq,
+                limit,
+            )
         return [_signal(r) for r in rows]
 
     async def latest_seq(self, user_id: uuid.UUID) -> int:
