@@ -1,4 +1,4 @@
-"""`signalhub` command line: run | api | worker | migrate | token | tail | purge | psql | db-url | demo | bench."""
+"""`signalhub` command line: run | api | worker | migrate | token | tail | emit | purge | psql | db-url | demo | bench."""
 
 from __future__ import annotations
 
@@ -121,6 +121,25 @@ def tail(
         asyncio.run(run_tail(url, token_, since))
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def emit(
+    user: Annotated[list[str], typer.Option(help="Recipient UUID (repeat for many recipients)")],
+    signal_type: Annotated[str, typer.Option("--type", help="status_update, progress, completion, error, or your own")],
+    workflow: Annotated[str, typer.Option(help="Workflow id the signal belongs to")],
+    data: Annotated[str, typer.Option(help="The signal's data, a JSON object")] = "{}",
+    key: Annotated[Optional[str], typer.Option(help="Idempotency key (default: a random one per call)")] = None,
+    url: Annotated[str, typer.Option(envvar="SIGNALHUB_URL", help="The API's base URL")] = "http://127.0.0.1:8000",
+    token_: Annotated[Optional[str], typer.Option("--token", envvar="SIGNALHUB_SERVICE_TOKEN", help="Service token (default: minted from SUPABASE_JWT_SECRET)")] = None,
+) -> None:
+    """Emit a signal over HTTP (to one user, or to each --user given) and print the result as JSON."""
+    from .emit_command import run_emit
+
+    try:
+        typer.echo(run_emit(_settings(), user, signal_type, workflow, data, key, url, token_))
+    except (ValueError, ConfigError) as exc:
+        _fail(str(exc))
 
 
 @app.command()
