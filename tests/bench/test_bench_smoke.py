@@ -41,5 +41,9 @@ def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: 
         point = hub[key][0]
         assert point["emit_mode"] == mode and point["delivered"] == point["emitter"]["emitted"] > 0, point
     assert hub["ingest"]["stored_per_second"] > 0 and hub["ingest_batch"]["stored_per_second"] > 0
+    for key in ("ingest_http_batch", "ingest_http_many"):  # many signals per request, each stored and delivered
+        assert hub[key]["per_request"] > 1 and hub[key]["emitter"]["errors"] == 0, hub[key]
+        assert hub[key]["delivered"] == hub[key]["emitter"]["emitted"] > hub[key]["emitter"]["requests"], hub[key]
+    assert "through HTTP (batch emit)" in report and "through HTTP (many-recipient emit)" in report
     assert results["inbox"][0]["user_unread"] == results["sizes"]["inbox_user_rows"] // 10
     assert "FastAPI-docs ConnectionManager" in report and "python-socketio" in report and "## Targets" in report
