@@ -1,6 +1,6 @@
 import { useState } from "react";
 
-import type { InboxSignal, SignalType } from "@signalhub/client";
+import { isSeedSignal, type InboxSignal, type SignalType } from "@signalhub/client";
 import { useInbox, useUnreadCount } from "@signalhub/client/react";
 
 const TYPES: { value: SignalType | ""; label: string }[] = [
@@ -111,6 +111,7 @@ function InboxItem({ signal, onMarkRead }: { signal: InboxSignal; onMarkRead: ()
 }
 
 function summary(signal: InboxSignal): string {
+  if (!isSeedSignal(signal)) return JSON.stringify(signal.data).slice(0, 120); // a custom type: its data as is
   switch (signal.signal_type) {
     case "status_update":
       return signal.data.message ? `${signal.data.status}: ${signal.data.message}` : signal.data.status;

@@ -1,3 +1,4 @@
+import { isSeedSignal, type AnySignal } from "@signalhub/client";
 import { useWorkflowProgress } from "@signalhub/client/react";
 
 const PHASES = { waiting: "Waiting", running: "Running", completed: "Completed", failed: "Failed" } as const;
@@ -31,15 +32,7 @@ export function WorkflowCard({ workflowId, label }: { workflowId: string; label:
       <ol className="steps" data-testid="workflow-steps">
         {state.signals.map((signal) => (
           <li key={signal.seq} data-seq={signal.seq} data-type={signal.signal_type} data-testid="workflow-signal">
-            {signal.signal_type === "progress" && (
-              <>
-                <span className="step-name">{signal.data.step ?? "progress"}</span>{" "}
-                <span className="muted">{Math.round(signal.data.progress * 100)}%</span>
-              </>
-            )}
-            {signal.signal_type === "status_update" && <span className="step-name">{signal.data.status}</span>}
-            {signal.signal_type === "completion" && <span className="step-name">completed</span>}
-            {signal.signal_type === "error" && <span className="step-name">failed</span>}
+            <StepLabel signal={signal} />
           </li>
         ))}
       </ol>
@@ -56,4 +49,23 @@ export function WorkflowCard({ workflowId, label }: { workflowId: string; label:
       )}
     </article>
   );
+}
+
+function StepLabel({ signal }: { signal: AnySignal }) {
+  if (!isSeedSignal(signal)) return <span className="step-name">{signal.signal_type.replaceAll("_", " ")}</span>;
+  switch (signal.signal_type) {
+    case "progress":
+      return (
+        <>
+          <span className="step-name">{signal.data.step ?? "progress"}</span>{" "}
+          <span className="muted">{Math.round(signal.data.progress * 100)}%</span>
+        </>
+      );
+    case "status_update":
+      return <span className="step-name">{signal.data.status}</span>;
+    case "completion":
+      return <span className="step-name">completed</span>;
+    case "error":
+      return <span className="step-name">failed</span>;
+  }
 }

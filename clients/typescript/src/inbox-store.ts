@@ -14,7 +14,7 @@
 
 import type { SignalClient, Unsubscribe } from "./client.js";
 import type { InboxApi } from "./inbox.js";
-import type { InboxSignal, Signal } from "./types.js";
+import type { AnySignal, InboxSignal } from "./types.js";
 
 /** What listeners of `InboxStore.subscribe` are told. */
 export type InboxChange =
@@ -23,7 +23,7 @@ export type InboxChange =
   | { type: "read"; ids: string[]; readAt: string | null }
   | { type: "all_read"; readAt: string }
   /** A new live signal (unread). */
-  | { type: "signal"; signal: Signal }
+  | { type: "signal"; signal: AnySignal }
   /** Read state changed somewhere this store cannot see in detail: refetch lists. */
   | { type: "stale" };
 
@@ -139,7 +139,7 @@ export class InboxStore {
 
   // -- inputs ---------------------------------------------------------------------
 
-  private onLiveSignal(signal: Signal): void {
+  private onLiveSignal(signal: AnySignal): void {
     // A replayed signal may already be in the count fetched on reconnect; the confirmation settles it.
     if (this.count !== null && !this.client?.resuming) this.setCount(this.count + 1);
     this.emit({ type: "signal", signal });

@@ -25,14 +25,16 @@ export { InboxStore } from "./inbox-store.js";
 export type { BroadcastChannelLike, InboxChange, InboxStoreOptions, InboxSyncMessage } from "./inbox-store.js";
 export { mergeSignals, summarizeWorkflow } from "./workflow.js";
 export type { WorkflowProgress, WorkflowStep } from "./workflow.js";
-export { CloseCode, isSignal, parseServerMessage, SIGNAL_TYPES } from "./types.js";
+export { CloseCode, isSeedSignal, isSignal, isSignalOfType, parseServerMessage, SIGNAL_TYPE_PATTERN, SIGNAL_TYPES } from "./types.js";
 export type {
+  AnySignal,
   ClientMessage,
   CompletionData,
   CompletionSignal,
   ConnectedMessage,
   ConnectionState,
   ControlMessage,
+  CustomSignal,
   ErrorData,
   ErrorSignal,
   InboxMessage,
@@ -49,4 +51,5 @@ export type {
   SignalType,
   StatusUpdateData,
   StatusUpdateSignal,
+  SubscribedMessage,
 } from "./types.js";

@@ -13,7 +13,7 @@ import { createContext, createElement, useCallback, useContext, useEffect, useMe
 
 import type { SignalClient, StateChange } from "./client.js";
 import type { InboxStore } from "./inbox-store.js";
-import type { ConnectionState, InboxSignal, Signal, SignalType } from "./types.js";
+import type { AnySignal, ConnectionState, InboxSignal, SignalType } from "./types.js";
 import { mergeSignals, summarizeWorkflow, type WorkflowProgress } from "./workflow.js";
 
 interface SignalContextValue {
@@ -72,25 +72,26 @@ export function useConnectionState(): ConnectionStatus {
 }
 
 export interface SignalFilter {
-  signalType?: SignalType | SignalType[];
+  /** Seed or custom type(s). */
+  signalType?: SignalType | (string & {}) | string[];
   workflowId?: string;
   /** Keep at most this many (the newest; default 100). */
   limit?: number;
 }
 
-function matcher(filter: SignalFilter): (signal: Signal) => boolean {
-  const types = filter.signalType === undefined ? null : ([] as SignalType[]).concat(filter.signalType);
+function matcher(filter: SignalFilter): (signal: AnySignal) => boolean {
+  const types = filter.signalType === undefined ? null : ([] as string[]).concat(filter.signalType);
   return (signal) =>
     (types === null || types.includes(signal.signal_type)) &&
     (filter.workflowId === undefined || signal.workflow_id === filter.workflowId);
 }
 
 /** Live signals (oldest first), starting with those the client already holds. */
-export function useSignals(filter: SignalFilter = {}): Signal[] {
+export function useSignals(filter: SignalFilter = {}): AnySignal[] {
   const client = useSignalClient();
   const limit = filter.limit ?? 100;
   const key = JSON.stringify([filter.signalType ?? null, filter.workflowId ?? null, limit]);
-  const [signals, setSignals] = useState<Signal[]>(() => client.recent().filter(matcher(filter)).slice(-limit));
+  const [signals, setSignals] = useState<AnySignal[]>(() => client.recent().filter(matcher(filter)).slice(-limit));
   useEffect(() => {
     const match = matcher(filter);
     setSignals(client.recent().filter(match).slice(-limit));
@@ -108,7 +109,7 @@ export function useSignals(filter: SignalFilter = {}): Signal[] {
  */
 export function useWorkflowProgress(workflowId: string | null | undefined): WorkflowProgress & { loading: boolean } {
   const { client, inbox } = useSignalContext();
-  const [signals, setSignals] = useState<Signal[]>(() => (workflowId ? client.recent(workflowId) : []));
+  const [signals, setSignals] = useState<AnySignal[]>(() => (workflowId ? client.recent(workflowId) : []));
   const [loading, setLoading] = useState(Boolean(workflowId));
   useEffect(() => {
     if (!workflowId) {
@@ -121,7 +122,7 @@ export function useWorkflowProgress(workflowId: string | null | undefined): Work
     const load = async () => {
       setLoading(true);
       try {
-        const stored: Signal[] = [];
+        const stored: AnySignal[] = [];
         for await (const page of inbox.api.pages({ workflow_id: workflowId, limit: 100 }, 10)) {
           stored.push(...page.signals.map(stripReadState));
         }
@@ -165,7 +166,8 @@ export function useUnreadCount(): number | null {
 }
 
 export interface InboxFilters {
-  signal_type?: SignalType;
+  /** A seed or custom type. */
+  signal_type?: SignalType | (string & {});
   workflow_id?: string;
   /** `false`: unread only; `true`: read only. */
   read?: boolean;
@@ -185,7 +187,7 @@ export interface InboxView {
   markAllRead(): Promise<void>;
 }
 
-function matchesInbox(filters: InboxFilters, signal: Signal): boolean {
+function matchesInbox(filters: InboxFilters, signal: AnySignal): boolean {
   return (
     (filters.signal_type === undefined || signal.signal_type === filters.signal_type) &&
     (filters.workflow_id === undefined || filters.workflow_id === "" || signal.workflow_id === filters.workflow_id) &&
@@ -296,7 +298,7 @@ export function useInbox(filters: InboxFilters = {}): InboxView {
   return { signals, unreadCount, hasMore, loading, error, loadMore, refresh, markRead, markAllRead };
 }
 
-function stripReadState(signal: InboxSignal): Signal {
+function stripReadState(signal: InboxSignal): AnySignal {
   const { read: _read, read_at: _readAt, ...rest } = signal;
-  return rest as Signal;
+  return rest as AnySignal;
 }
