@@ -19,7 +19,7 @@ from ..runtime import open_runtime
 from ..settings import Settings, get_settings
 from .. import metrics
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
-from . import admin, dev, documents, errors, inbox, signals, ws
+from . import admin, approvals, dev, documents, errors, inbox, signals, ws
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(signals.router)
     app.include_router(documents.router)
+    app.include_router(approvals.router)
     if dev.dev_login_enabled():
         app.include_router(dev.router)
     if settings.websocket_enabled:
