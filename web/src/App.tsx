@@ -3,11 +3,13 @@ import { useEffect, useState } from "react";
 import { HttpApi, InboxApi, InboxStore, SignalClient, TokenSource } from "@signalhub/client";
 import { SignalProvider } from "@signalhub/client/react";
 
+import { Approvals } from "./Approvals";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { Documents } from "./Documents";
 import { Inbox, UnreadBadge } from "./Inbox";
 import { loadSession, saveSession, tokenProvider, tokenSubject, type SessionMode } from "./session";
 import { SignIn } from "./SignIn";
+import { WorkflowWatch } from "./WorkflowWatch";
 
 export interface Services {
   client: SignalClient;
@@ -77,6 +79,10 @@ export function App() {
           <Documents http={services.http} />
           <Inbox />
         </main>
+        <section className="columns extras">
+          <Approvals http={services.http} />
+          <WorkflowWatch tokens={services.client.tokens} />
+        </section>
       </div>
     </SignalProvider>
   );
