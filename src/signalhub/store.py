@@ -83,9 +83,9 @@ WITH input AS (
     SELECT id, user_id, seq, workflow_id, signal_type, data::jsonb, ts, idempotency_key
     FROM numbered ORDER BY user_id, seq
     ON CONFLICT (user_id, idempotency_key) DO NOTHING
-    RETURNING {_COLUMNS}
+    RETURNING id, user_id, seq, created_at
 )
-SELECT ins.*, n.ord,
+SELECT ins.seq, ins.created_at, n.ord,
        CASE WHEN $11::text IS NOT NULL
             THEN pg_notify($11, n.notify_prefix || ins.seq || n.notify_head
                                 || coalesce(ins.seq || n.notify_tail, '')) END AS notified
@@ -208,7 +208,13 @@ class SignalStore:
             rows = await conn.fetch(_INSERT_MANY, *columns, notify_channel)
             out: list[tuple[Signal, bool] | None] = [None] * len(news)
             for row in rows:
-                out[row["ord"] - 1] = (_signal(row), True)
+                # Built from what was sent: the row holds exactly that (no jsonb decoded back per row).
+                new = news[row["ord"] - 1]
+                out[row["ord"] - 1] = (
+                    Signal(new.id, new.user_id, row["seq"], new.signal_type, new.workflow_id, new.data,
+                           new.timestamp, created_at=row["created_at"]),
+                    True,
+                )
             for index, new in enumerate(news):
                 if out[index] is None:
                     existing = await conn.fetchrow(_BY_KEY, new.user_id, new.idempotency_key)
