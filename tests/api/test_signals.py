@@ -197,3 +197,27 @@ async def test_batch_outside_one_to_a_thousand_items_is_422(http, signals):
 async def test_emit_needs_the_service_role(api, token):
     async with httpx.AsyncClient(base_url=api.base, headers={"Authorization": f"Bearer {token(uuid.uuid4())}"}) as user_http:
         assert (await user_http.post("/api/v1/signals/batch", json={"signals": [{}]})).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("idempotency_key", "k" * 513),
+        ("idempotency_key", ""),
+        ("workflow_id", "w" * 256),
+        ("workflow_id", "a\u0000b"),
+        ("data", {"text": "\ud800"}),
+        ("user_id", "١٢٣٤٥٦٧٨-1234-1234-1234-123456789012"),
+        ("user_id", "00000000-0000-0000-0000-00000000000０"),
+        ("signal_type", "x" * 10_000),
+    ],
+)
+async def test_hostile_batch_items_fail_alone(http, field, value):
+    good = {"user_id": str(uuid.uuid4()), "signal_type": "x", "workflow_id": "w"}
+    response = await http.post("/api/v1/signals/batch", content=json.dumps({"signals": [good | {field: value}, good]}),
+                                headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    bad, fine = response.json()["results"]
+    assert bad["error"]["status"] == 422 and bad["error"]["detail"][0]["loc"][:3] == ["body", "signals", 0]
+    assert fine["seq"] >= 1
+
