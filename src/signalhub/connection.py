@@ -155,32 +155,35 @@ class Connection:
 
     def _pass_over(self, seq: int) -> None:
         """Another workflow's signal on a filtered socket: its seq counts as sent."""
-        if seq <= self.last_seq and self._started:
+        if self._started and seq <= self.last_seq:
             return
-        skipped = self._queue.skipped
-        if self._started and self._sender is None and not self._queue and self._resume_from is None:
-            # Nothing in flight: move on now (and over earlier passed-over seqs).
-            if skipped:
-                while self.last_seq + 1 in skipped:
-                    skipped.discard(self.last_seq + 1)
-                    self.last_seq += 1
-                skipped.difference_update([s for s in skipped if s <= self.last_seq])
+        queue = self._queue
+        idle = self._started and self._sender is None and not queue and self._resume_from is None
+        if idle:
+            self._step_over_skipped()
             if seq == self.last_seq + 1:
                 self.last_seq = seq
+                self._step_over_skipped()
                 return
-            if not skipped:
-                # A gap before it (a lost broker frame, perhaps of a followed
-                # workflow): re-read from the database, filtered.
-                self.enqueue(CATCH_UP)
-                return
-        if skipped is None:
-            skipped = self._queue.skipped = set()
-        if len(skipped) >= self._queue.limit:
-            # A long backlog of passed-over seqs: one filtered re-read covers them all.
-            skipped.clear()
+        if idle or len(queue.skipped or ()) >= queue.limit:
+            # A gap before it (a lost broker frame, perhaps of a followed workflow), or
+            # a long backlog of passed-over seqs: one filtered re-read covers them all.
+            queue.skipped = None
             self.enqueue(CATCH_UP)
             return
-        skipped.add(seq)  # the sender steps over it in order
+        if queue.skipped is None:
+            queue.skipped = set()
+        queue.skipped.add(seq)  # behind a backlog: the sender steps over it in order
+
+    def _step_over_skipped(self) -> None:
+        """Move `last_seq` over passed-over seqs that now follow it, and forget older ones."""
+        skipped = self._queue.skipped
+        if not skipped:
+            return
+        while self.last_seq + 1 in skipped:
+            skipped.discard(self.last_seq + 1)
+            self.last_seq += 1
+        skipped.difference_update([s for s in skipped if s <= self.last_seq])
 
     def send_control(self, message: dict) -> None:
         self.enqueue(Frame(None, dumps(message)))
