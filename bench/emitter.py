@@ -120,13 +120,13 @@ async def _run(plan: EmitPlan) -> dict:
                           "data": data} for _ in range(plan.per_request)]
                 response = await client.post("/api/v1/signals/batch", json={"signals": items}, headers=headers)
                 response.raise_for_status()
-                return sum("seq" in r for r in response.json()["results"])
+                return sum(bool(r.get("created")) for r in response.json()["results"])
             if plan.mode == "http_many":
                 recipients = [next(users) for _ in range(plan.per_request)]
                 body = {"user_ids": recipients, "signal_type": "status_update", "workflow_id": "bench-workflow", "data": data}
                 response = await client.post("/api/v1/signals", json=body, headers=headers)
                 response.raise_for_status()
-                return len(response.json()["signals"])
+                return len({s["id"] for s in response.json()["signals"] if s["created"]})
             if plan.mode == "http":
                 body = {"user_id": user, "signal_type": "status_update", "workflow_id": "bench-workflow", "data": data}
                 response = await client.post("/api/v1/signals", json=body, headers=headers)
@@ -138,7 +138,7 @@ async def _run(plan: EmitPlan) -> dict:
         nonlocal errors, stored
         try:
             count = await send(user, i)  # awaited first: `stored += await …` would read `stored` before the await
-            stored += count or 1
+            stored += 1 if count is None else count
         except Exception:
             errors += 1
         finally:

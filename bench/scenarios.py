@@ -207,6 +207,11 @@ def latency(system: SystemProcess, pool: ClientPool, sizes: Sizes, rate: int, *,
 PER_REQUEST = {"http_batch": 500, "http_many": 100}
 
 
+def _per_request(path: str, users: list[str]) -> int:
+    # Many recipients: each distinct (a user named twice gets one signal).
+    return min(PER_REQUEST[path], len(users)) if path == "http_many" else PER_REQUEST.get(path, 1)
+
+
 def _ingest_concurrency(sizes: Sizes, path: str) -> int:
     if path == "batch":
         return sizes.ingest_concurrency * 8
@@ -226,7 +231,7 @@ def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str =
     plan = EmitPlan(
         mode=_emit_mode(system, path), users=users, count=10_000_000, rate=None,
         concurrency=_ingest_concurrency(sizes, path), database_url=system.database_url, port=system.port,
-        service_token=mint_service_token(SECRET), timeout=sizes.ingest_seconds, per_request=PER_REQUEST.get(path, 1),
+        service_token=mint_service_token(SECRET), timeout=sizes.ingest_seconds, per_request=_per_request(path, users),
     )
     cpu0 = system.cpu_seconds()
     result = Emitter(plan).start().result()
