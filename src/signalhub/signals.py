@@ -143,6 +143,13 @@ def validate_signal(
 
     `allowed_types`: the custom types accepted besides the seed's four (None: any).
     """
+    return _validated(signal_type, workflow_id, data, allowed_types)[0]
+
+
+def _validated(
+    signal_type: str, workflow_id: str, data: dict[str, Any] | None, allowed_types: Collection[str] | None
+) -> tuple[dict[str, Any], str]:
+    """`validate_signal`, plus the data's wire encoding (made once: stored, announced and sent as is)."""
     check_signal_type(signal_type, allowed_types)
     if not isinstance(workflow_id, str) or not workflow_id.strip():
         raise SignalError("workflow_id is required and must be a non-empty string")
@@ -156,12 +163,12 @@ def validate_signal(
     data = _validate_data(signal_type, data)
     _storable_strings(data)
     try:
-        encoded = json.dumps(data, separators=(",", ":"), allow_nan=False)
+        encoded = dumps(data)
     except (TypeError, ValueError) as exc:
         raise SignalError(f"data must be JSON-serialisable: {exc}") from None
     if len(encoded.encode()) > MAX_DATA_BYTES:
         raise SignalError(f"data is larger than {MAX_DATA_BYTES} bytes once encoded")
-    return data
+    return data, encoded
 
 
 def parse_user_id(value: Any) -> uuid.UUID:
@@ -195,6 +202,8 @@ class NewSignal:
     idempotency_key: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: `dumps(data)`, kept from validation ("" when not given: computed on use).
+    data_json: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def create(
@@ -209,7 +218,7 @@ class NewSignal:
     ) -> NewSignal:
         """Validate everything and build the signal, or raise `SignalError`."""
         user = parse_user_id(user_id)
-        clean = validate_signal(signal_type, workflow_id, data, allowed_types)
+        clean, encoded = _validated(signal_type, workflow_id, data, allowed_types)
         if idempotency_key is not None and (
             not isinstance(idempotency_key, str)
             or not idempotency_key
@@ -219,14 +228,18 @@ class NewSignal:
                 f"idempotency_key must be a non-empty string of at most "
                 f"{MAX_IDEMPOTENCY_KEY_LENGTH} characters"
             )
-        return cls(user, signal_type, workflow_id, clean, idempotency_key)
+        return cls(user, signal_type, workflow_id, clean, idempotency_key, data_json=encoded)
 
     def for_user(self, user_id: Any) -> NewSignal:
         """The same signal for another recipient: a new id, the same (validated) data and timestamp."""
         return NewSignal(
             parse_user_id(user_id), self.signal_type, self.workflow_id, self.data,
-            self.idempotency_key, timestamp=self.timestamp,
+            self.idempotency_key, timestamp=self.timestamp, data_json=self.data_json,
         )
+
+    def encoded_data(self) -> str:
+        """The data as compact JSON (the validated encoding when there is one)."""
+        return self.data_json or dumps(self.data)
 
     def wire_parts(self) -> tuple[str, str]:
         """The wire JSON split around the not-yet-known seq: `head + str(seq) + tail`.
@@ -238,7 +251,7 @@ class NewSignal:
         tail = ',"signal_type":%s,"workflow_id":%s,"data":%s,"timestamp":%s}' % (
             dumps(self.signal_type),
             dumps(self.workflow_id),
-            dumps(self.data),
+            self.encoded_data(),
             dumps(format_timestamp(self.timestamp)),
         )
         return head, tail

@@ -200,7 +200,7 @@ class SignalStore:
             return []
         columns: list[list[Any]] = [[] for _ in range(10)]
         for new in news:
-            values = (new.user_id, new.id, new.workflow_id, new.signal_type, dumps(new.data),
+            values = (new.user_id, new.id, new.workflow_id, new.signal_type, new.encoded_data(),
                       new.timestamp, new.idempotency_key, *_notify_parts(new))
             for column, value in zip(columns, values):
                 column.append(value)
