@@ -113,12 +113,13 @@ def tail(
     token_: Annotated[str, typer.Option("--token", envvar="TOKEN", help="User token")],
     url: Annotated[str, typer.Option(envvar="SIGNALHUB_WS_URL")] = "ws://127.0.0.1:8000/ws",
     since: Annotated[Optional[int], typer.Option(help="Resume after this seq")] = None,
+    workflow: Annotated[Optional[list[str]], typer.Option(help="Follow only this workflow (repeatable)")] = None,
 ) -> None:
     """Print a user's live signals, one JSON per line (a WebSocket client)."""
     from .tail import tail as run_tail
 
     try:
-        asyncio.run(run_tail(url, token_, since))
+        asyncio.run(run_tail(url, token_, since, workflow or ()))
     except KeyboardInterrupt:
         pass
 
