@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import httpx
 
@@ -66,6 +66,16 @@ class BatchError:
 
     status: int
     detail: Any
+
+
+class SignalInput(TypedDict):
+    """One item of `batch`: the body of a single emit."""
+
+    user_id: uuid.UUID | str
+    signal_type: str
+    workflow_id: str
+    data: NotRequired[dict[str, Any]]
+    idempotency_key: NotRequired[str]
 
 
 def _key(idempotency_key: str | None) -> str:
@@ -181,7 +191,7 @@ class SignalHubClient(_Base):
         body = {"user_ids": [str(u) for u in user_ids], **_body(signal_type, workflow_id, data, idempotency_key)}
         return [_delivered(item) for item in self._post("/api/v1/signals", body)["signals"]]
 
-    def batch(self, signals: Iterable[Mapping[str, Any]]) -> list[Emitted | BatchError]:
+    def batch(self, signals: Iterable[SignalInput | Mapping[str, Any]]) -> list[Emitted | BatchError]:
         """Many emits (1–1,000 items, each with `user_id`) in one request; results in order."""
         body = {"signals": [_batch_item(item) for item in signals]}
         return [_batch_result(item) for item in self._post("/api/v1/signals/batch", body)["results"]]
@@ -240,7 +250,7 @@ class AsyncSignalHubClient(_Base):
         body = {"user_ids": [str(u) for u in user_ids], **_body(signal_type, workflow_id, data, idempotency_key)}
         return [_delivered(item) for item in (await self._post("/api/v1/signals", body))["signals"]]
 
-    async def batch(self, signals: Iterable[Mapping[str, Any]]) -> list[Emitted | BatchError]:
+    async def batch(self, signals: Iterable[SignalInput | Mapping[str, Any]]) -> list[Emitted | BatchError]:
         """Many emits (1–1,000 items, each with `user_id`) in one request; results in order."""
         body = {"signals": [_batch_item(item) for item in signals]}
         return [_batch_result(item) for item in (await self._post("/api/v1/signals/batch", body))["results"]]
