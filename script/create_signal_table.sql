@@ -13,4 +13,5 @@ SET search_path TO :"schema";
 \ir ../src/signalhub/migrations/sql/0000_move_from_public.sql
 \ir ../src/signalhub/migrations/sql/0001_workflow_signals.sql
 \ir ../src/signalhub/migrations/sql/0002_document_chunks.sql
+\ir ../src/signalhub/migrations/sql/0003_open_signal_types.sql
 \ir ../src/signalhub/migrations/sql/0004_inbox_state.sql

@@ -24,6 +24,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.utils import floatToGoString
 from prometheus_client.registry import Collector
 
+from .signals import SEED_SIGNAL_TYPES
+
 CONNECTIONS = Gauge("signalhub_connections", "Open WebSocket connections on this process")
 SIGNALS_STORED = Counter("signalhub_signals_stored_total", "Signals stored", ["signal_type"])
 SIGNALS_DUPLICATE = Counter(
@@ -54,7 +56,8 @@ EMIT_LATENCY = Histogram(
 
 _TYPE_KEY = ',"signal_type":"'
 _TIMESTAMP_KEY = '"timestamp":"'
-_KNOWN_TYPES = frozenset({"status_update", "progress", "completion", "error"})
+# Custom types share one label, "custom": a label per name would let senders grow /metrics without bound.
+_KNOWN_TYPES = frozenset(SEED_SIGNAL_TYPES)
 _EMIT_TO_SEND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -70,7 +73,7 @@ class FanoutStats:
 
     def __init__(self) -> None:
         self.fanout = 0
-        self.delivered = dict.fromkeys((*sorted(_KNOWN_TYPES), "unknown"), 0)
+        self.delivered = dict.fromkeys((*sorted(_KNOWN_TYPES), "custom", "unknown"), 0)
         # counts[i]: samples <= _EMIT_TO_SEND_BUCKETS[i] and above the bucket before; the last: above all.
         self.latency_counts = [0] * (len(_EMIT_TO_SEND_BUCKETS) + 1)
         self.latency_sum = 0.0
@@ -112,7 +115,7 @@ def _signal_type(payload: str) -> str:
         return "unknown"
     start += len(_TYPE_KEY)
     kind = payload[start : payload.find('"', start)]
-    return kind if kind in _KNOWN_TYPES else "unknown"
+    return kind if kind in _KNOWN_TYPES else "custom"
 
 
 def _emitted_at(payload: str) -> float | None:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
+from urllib.parse import urlencode
 
 import websockets
 
 
-async def tail(url: str, token: str, since: int | None) -> None:
+async def tail(url: str, token: str, since: int | None, workflows: Sequence[str] = ()) -> None:
+    """`workflows`: follow only these (the socket subscribes at connect, also on every reconnect)."""
     last = since
     delay = 0.5
     while True:
-        target = url if last is None else f"{url}?since={last}"
+        params = ([("since", str(last))] if last is not None else []) + [("workflow_id", w) for w in workflows]
+        target = f"{url}?{urlencode(params)}" if params else url
         try:
             # The token goes in the subprotocol header, not the URL.
             async with websockets.connect(target, subprotocols=["bearer", token]) as ws:

@@ -103,7 +103,7 @@ async def _emit(user_id: str, signal_type: str, workflow_id: str, data: dict[str
 async def send_workflow_signal_activity(
     user_id: str, workflow_id: str, signal_type: str, data: dict[str, Any] | None = None
 ) -> dict:
-    """Any of the four signal types with its data (`status_update`, `progress`, `completion`, `error`)."""
+    """Any signal type with its data: a seed type (validated) or a custom one such as `approval_needed`."""
     return await _emit(user_id, signal_type, workflow_id, data)
 
 

@@ -37,6 +37,7 @@ from ..runtime import open_runtime
 from ..settings import DEFAULT_TEMPORAL_ADDRESS, Settings
 from . import activities
 from .interceptors import LifecycleSignalsInterceptor
+from .approval import ApprovalWorkflow
 from .workflows import DocumentProcessingWorkflow
 
 log = logging.getLogger("signalhub.worker")
@@ -92,7 +93,7 @@ def build_worker(
     chosen = list(interceptors or [])
     if lifecycle_signals:
         chosen.append(LifecycleSignalsInterceptor())
-    workflows = list(dict.fromkeys([DocumentProcessingWorkflow, *extra_workflows]))
+    workflows = list(dict.fromkeys([DocumentProcessingWorkflow, ApprovalWorkflow, *extra_workflows]))
     registered = list(
         dict.fromkeys([*activities.SIGNAL_ACTIVITIES, *activities.DOCUMENT_ACTIVITIES, *extra_activities])
     )

@@ -1,9 +1,7 @@
 """inbox state: seen_at, archived_at, deleted_at, tab indexes and per-user counts
 
 Revision ID: 0004
-Revises: 0002
-
-(0003_open_signal_types is written in parallel: once it lands, this revises 0003.)
+Revises: 0003
 """
 
 from alembic import op
@@ -11,7 +9,7 @@ from alembic import op
 from signalhub.migrations import apply_sql
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
