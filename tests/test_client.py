@@ -155,8 +155,8 @@ def test_a_refused_signal_raises_at_once_with_the_servers_detail(api, service_to
     assert "between 0 and 1" in json.dumps(refused.value.detail)
 
 
-def _cli(api, *args: str) -> subprocess.CompletedProcess:
-    env = base_env("postgresql://unused@127.0.0.1:1/unused", SIGNALHUB_URL=api.base)
+def _cli(api, *args: str, **env: str) -> subprocess.CompletedProcess:
+    env = base_env("postgresql://unused@127.0.0.1:1/unused", SIGNALHUB_URL=api.base, **env)
     return subprocess.run([str(BIN / "signalhub"), "emit", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -167,6 +167,13 @@ def test_emit_command_sends_to_one_or_many_users_and_prints_json(api, token):
     assert json.loads(one.stdout) | {"id": "-"} == {"id": "-", "seq": 1, "created": True}
     many = _cli(api, "--user", str(alice), "--user", str(bob), "--type", "approval_needed", "--workflow", "w")
     assert [s["seq"] for s in json.loads(many.stdout)["signals"]] == [2, 1]
+
+
+def test_emit_command_sends_the_service_token_from_its_setting(api, service_token):
+    args = ("--user", str(uuid.uuid4()), "--type", "x", "--workflow", "w")
+    assert _cli(api, *args, SIGNALHUB_SERVICE_TOKEN=service_token).returncode == 0
+    refused = _cli(api, *args, SIGNALHUB_SERVICE_TOKEN="not-a-token")  # used as given, not minted over
+    assert refused.returncode == 2 and "401" in refused.stderr, refused.stderr
 
 
 @pytest.mark.parametrize(
