@@ -99,6 +99,8 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
             _guard(out, "ingest", lambda: scenarios.ingest(system, pool, sizes))
             if kind == "signalhub":
                 _guard(out, "ingest_batch", lambda: scenarios.ingest(system, pool, sizes, path="batch"))
+                _guard(out, "ingest_http_batch", lambda: scenarios.ingest(system, pool, sizes, path="http_batch"))
+                _guard(out, "ingest_http_many", lambda: scenarios.ingest(system, pool, sizes, path="http_many"))
     return out
 
 

@@ -184,7 +184,7 @@ def _latency_summary(latencies: list[float]) -> dict:
 
 
 def _emit_mode(system: SystemProcess, path: str) -> str:
-    """`path`: service | batch | http (signalhub); the peers always take their HTTP route."""
+    """`path`: service | batch | http | http_batch | http_many (signalhub); the peers always take their HTTP route."""
     return "peer" if system.kind != "signalhub" else path
 
 
@@ -213,6 +213,23 @@ def latency(system: SystemProcess, pool: ClientPool, sizes: Sizes, rate: int, *,
             "delivered": stats["received"], **summary}
 
 
+#: Signals per request of the multi-signal HTTP paths (batch items, or recipients).
+PER_REQUEST = {"http_batch": 500, "http_many": 100}
+
+
+def _per_request(path: str, users: list[str]) -> int:
+    # Many recipients: each distinct (a user named twice gets one signal).
+    return min(PER_REQUEST[path], len(users)) if path == "http_many" else PER_REQUEST.get(path, 1)
+
+
+def _ingest_concurrency(sizes: Sizes, path: str) -> int:
+    if path == "batch":
+        return sizes.ingest_concurrency * 8
+    if path in PER_REQUEST:  # each request carries hundreds of signals: a few in flight keep the server busy
+        return max(2, sizes.ingest_concurrency // 8)
+    return sizes.ingest_concurrency
+
+
 def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str = "service") -> dict:
     """As many signals as the emitter can push (stored and delivered) in a fixed time."""
     from signalhub.auth import mint_service_token
@@ -223,8 +240,8 @@ def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str =
     pool.reset()
     plan = EmitPlan(
         mode=_emit_mode(system, path), users=users, count=10_000_000, rate=None,
-        concurrency=sizes.ingest_concurrency * (8 if path == "batch" else 1), database_url=system.database_url, port=system.port,
-        service_token=mint_service_token(SECRET), timeout=sizes.ingest_seconds,
+        concurrency=_ingest_concurrency(sizes, path), database_url=system.database_url, port=system.port,
+        service_token=mint_service_token(SECRET), timeout=sizes.ingest_seconds, per_request=_per_request(path, users),
     )
     cpu0 = system.cpu_seconds()
     result = Emitter(plan).start().result()
@@ -235,7 +252,7 @@ def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str =
     seconds = result.get("seconds") or 1e-9
     span = max(stats["last"] - stats["first"], 1e-9) if stats["received"] > 1 else seconds
     return {
-        "emit_mode": plan.mode, "concurrency": plan.concurrency, "emitter": result,
+        "emit_mode": plan.mode, "concurrency": plan.concurrency, "per_request": plan.per_request, "emitter": result,
         "stored_per_second": emitted / seconds if system.kind == "signalhub" else None,
         "emitted_per_second": emitted / seconds,
         "delivered": stats["received"], "delivered_per_second": stats["received"] / max(span, seconds),

@@ -97,7 +97,7 @@ async def test_every_seed_column_check_and_index_exists(two_databases):
     for index in ("idx_workflow_signals_user_id", "idx_workflow_signals_workflow_id",
                   "idx_workflow_signals_read", "idx_workflow_signals_user_created"):
         assert f"index {index}" in schema
-    assert "'status_update'::text, 'completion'::text, 'error'::text, 'progress'::text" in schema
+    assert "CHECK ((signal_type ~ '^[a-z][a-z0-9_.-]{0,63}$'::text))" in schema
 
 
 async def test_applying_twice_in_any_order_is_harmless(two_databases):
@@ -202,5 +202,62 @@ async def test_a_hosts_own_documents_table_is_not_mistaken_for_signalhubs(two_da
         assert await conn.fetchval("SELECT content FROM public.documents") == "the host's"
         assert await conn.fetchval("SELECT to_regclass('public.document_chunks')") is not None
         assert await conn.fetchval("SELECT count(*) FROM signalhub.documents") == 0
+    finally:
+        await conn.close()
+
+
+
+def _upgrade_to(url: str, revision: str) -> None:
+    """Migrate signalhub's schema up to `revision` only (an install made by an older signalhub)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "src" / "signalhub" / "migrations"))
+    config.attributes["database_url"] = url
+    config.attributes["schema"] = "signalhub"
+    command.upgrade(config, revision)
+
+
+_INSERT_TYPED = "INSERT INTO workflow_signals (user_id, workflow_id, signal_type, seq) VALUES ($2, 'w', $1, $3)"
+
+
+async def test_open_signal_types_migration_lets_custom_types_in_and_keeps_rows_and_bad_names_out(two_databases):
+    url = two_databases[0]
+    _upgrade_to(url, "0002")
+    conn = await connect_db(url)
+    try:
+        await conn.execute(_INSERT_TYPED, "progress", uuid.uuid4(), 1)
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(_INSERT_TYPED, "approval_needed", uuid.uuid4(), 1)
+        upgrade_to_head(url)
+        await conn.execute(_INSERT_TYPED, "approval_needed", uuid.uuid4(), 1)
+        await conn.execute(_INSERT_TYPED, "billing.invoice-paid", uuid.uuid4(), 1)
+        for bad in ("Approval", "9lives", "a" * 65, "sp ace", "ünïcode", ""):
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute(_INSERT_TYPED, bad, uuid.uuid4(), 1)
+        assert await conn.fetchval("SELECT count(*) FROM workflow_signals") == 3
+    finally:
+        await conn.close()
+
+
+async def test_an_install_upgraded_past_both_keeps_counts_of_custom_typed_signals_too(two_databases):
+    # Rows from before either migration, then custom types (0005) counted by the inbox triggers (0004).
+    url = two_databases[0]
+    user = uuid.uuid4()
+    _upgrade_to(url, "0002")
+    conn = await connect_db(url)
+    try:
+        await conn.execute(_INSERT_TYPED, "progress", user, 1)
+        await conn.execute(_INSERT_TYPED, "completion", user, 2)
+        await conn.execute("UPDATE workflow_signals SET read = true WHERE seq = 2")
+        upgrade_to_head(url)
+        assert pending_migrations(url) == []
+        counts = "SELECT total, unread, unseen FROM workflow_signal_counts WHERE user_id = $1"
+        assert tuple(await conn.fetchrow(counts, user)) == (2, 1, 2)  # recomputed from the rows already there
+        await conn.execute(_INSERT_TYPED, "approval_needed", user, 3)
+        await conn.execute(_INSERT_TYPED, "billing.invoice-paid", user, 4)
+        await conn.execute("UPDATE workflow_signals SET archived_at = now() WHERE seq = 4")
+        assert tuple(await conn.fetchrow(counts, user)) == (3, 2, 3)
     finally:
         await conn.close()

@@ -82,7 +82,7 @@ async def test_a_bad_signal_fails_only_its_own_caller(counting_store, database_u
     service = SignalService(counting_store, PostgresBroker(database_url))
     outcomes = await asyncio.gather(
         service.emit(user_id, "status_update", "wf-0", _status(0)),
-        service.emit(user_id, "no_such_type", "wf-1", _status(1)),
+        service.emit(user_id, "No Such Type", "wf-1", _status(1)),
         service.emit(user_id, "status_update", "wf-2", {"status": "bad \x00 text"}),
         service.emit(user_id, "status_update", "wf-3", _status(3)),
         return_exceptions=True,
@@ -156,3 +156,22 @@ async def test_a_database_error_fails_every_caller_of_its_batch_and_the_next_emi
         assert result.created and result.signal.seq == 1
     finally:
         await service.store.pool.close()
+
+
+async def test_allowlist_limits_custom_types_but_never_the_seed_ones(counting_store, database_url, user_id):
+    service = SignalService(counting_store, PostgresBroker(database_url), allowed_types={"approval_needed"})
+    with pytest.raises(SignalError, match="not allowed here"):
+        await service.emit(user_id, "chat_message", "wf", {})
+    assert (await service.emit(user_id, "approval_needed", "wf", {"question": "ok?"})).created
+    assert (await service.emit(user_id, "progress", "wf", {"progress": 0.5})).created
+    with pytest.raises(SignalError, match="not allowed here"):
+        await service.emit_many([user_id, uuid.uuid4()], "chat_message", "wf", {})
+
+
+async def test_emit_many_writes_every_recipient_in_one_statement(counting_store, database_url):
+    service = SignalService(counting_store, PostgresBroker(database_url))
+    users = [uuid.uuid4() for _ in range(1000)]
+    results = await service.emit_many(users, "review_requested", "doc-1", {"title": "Q3"})
+    assert counting_store.writes == [1000]
+    assert [r.signal.user_id for r in results] == users
+    assert {r.signal.seq for r in results} == {1}

@@ -77,3 +77,16 @@ async def test_websocket_disabled_means_no_ws_but_signals_are_still_stored(datab
         assert [s["signal_type"] for s in body["signals"]] == ["completion"]
     finally:
         await asyncio.to_thread(api.stop)
+
+
+def test_allowed_signal_types_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SIGNALHUB_ALLOWED_SIGNAL_TYPES", " approval_needed, billing.paid ,")
+    assert Settings().allowed_signal_types == frozenset({"approval_needed", "billing.paid"})
+    monkeypatch.setenv("SIGNALHUB_ALLOWED_SIGNAL_TYPES", "")
+    assert Settings().allowed_signal_types is None
+
+
+def test_an_allowed_signal_type_outside_the_pattern_is_a_start_up_error(monkeypatch):
+    monkeypatch.setenv("SIGNALHUB_ALLOWED_SIGNAL_TYPES", "ok,Not Valid")
+    with pytest.raises(ValueError, match="SIGNALHUB_ALLOWED_SIGNAL_TYPES"):
+        Settings()

@@ -46,9 +46,33 @@ def test_bad_data_is_refused_with_the_field_named(signal_type, data, complaint):
         validate_signal(signal_type, "wf", data)
 
 
-def test_unknown_signal_type_is_refused():
-    with pytest.raises(SignalError, match="signal_type must be one of"):
-        validate_signal("notification", "wf", {})
+@pytest.mark.parametrize(
+    "signal_type", ["Notification", "9x", "a" * 65, "new\n", "ünï", "ａｂ", "a b", "", None, 3, "progress\u0000"]
+)
+def test_signal_type_outside_the_pattern_is_refused(signal_type):
+    with pytest.raises(SignalError, match="signal_type must match"):
+        validate_signal(signal_type, "wf", {})
+
+
+@pytest.mark.parametrize("signal_type", ["notification", "approval_needed", "billing.invoice-paid", "a", "a" * 64])
+def test_custom_type_takes_any_object_as_data(signal_type):
+    data = {"anything": [1, {"nested": None}], "text": "ünïcode ١٢٣"}
+    assert validate_signal(signal_type, "wf", data) == data
+
+
+def test_custom_type_data_must_be_an_object_within_the_size_limit():
+    with pytest.raises(SignalError, match="JSON object"):
+        validate_signal("note", "wf", [1, 2])  # type: ignore[arg-type]
+    with pytest.raises(SignalError, match="larger than"):
+        validate_signal("note", "wf", {"blob": "x" * MAX_DATA_BYTES})
+
+
+def test_allowlist_names_the_custom_types_accepted_and_always_keeps_the_seed_ones():
+    allowed = {"approval_needed"}
+    assert validate_signal("approval_needed", "wf", {}, allowed) == {}
+    assert validate_signal("error", "wf", {"error": "x"}, allowed) == {"error": "x"}
+    with pytest.raises(SignalError, match="not allowed here"):
+        validate_signal("chat_message", "wf", {}, allowed)
 
 
 @pytest.mark.parametrize("workflow_id", ["", "   ", "x" * 256, None])

@@ -79,6 +79,27 @@ async def test_a_deleted_signal_is_a_tombstone_that_a_retried_emit_does_not_revi
     assert [s.id for s in (await store.page(user, limit=10)).signals] == [second.id]
 
 
+async def test_a_resume_filtered_by_workflow_skips_deleted_signals_too(store):
+    inbox = InboxStateStore(store.pool)
+    user = uuid.uuid4()
+    [kept, deleted] = await add(store, user, 2, workflow="doc-7")
+    [other] = await add(store, user, 1, workflow="doc-8")
+    assert await inbox.delete(user, deleted.id) is True
+    assert [s.id for s in await store.after(user, 0, 10, workflow_ids=["doc-7"])] == [kept.id]
+    assert [s.id for s in await store.after(user, 0, 10, workflow_ids=["doc-7", "doc-8"])] == [kept.id, other.id]
+
+
+async def test_custom_typed_signals_are_counted_like_the_seed_types(store):
+    inbox = InboxStateStore(store.pool)
+    user = uuid.uuid4()
+    news = [NewSignal.create(user, kind, "wf", {"question": "Publish?"}) for kind in ("approval_needed", "billing.paid")]
+    [asked, paid] = [signal for signal, _ in await store.insert_many(news)]
+    await inbox.patch(user, asked.id, ["read"])
+    assert await inbox.counts(user) == InboxCounts(unread=1, unseen=1, total=2) == await recount(store, user)
+    await inbox.apply(user, "archive", Target(ids=(paid.id,)))
+    assert await inbox.counts(user) == InboxCounts(unread=0, unseen=0, total=1) == await recount(store, user)
+
+
 async def test_another_users_signals_are_never_changed(store):
     inbox = InboxStateStore(store.pool)
     owner, other = uuid.uuid4(), uuid.uuid4()

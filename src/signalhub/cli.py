@@ -1,4 +1,4 @@
-"""`signalhub` command line: run | api | worker | migrate | config | token | tail | purge | psql | db-url | demo.
+"""`signalhub` command line: run | api | worker | migrate | config | token | tail | emit | purge | psql | db-url | demo.
 
 Every setting comes from `Settings` (environment and `.env`); a bad value, a
 missing optional dependency or a schema that is behind ends the command with
@@ -25,8 +25,8 @@ app = typer.Typer(help="Live, persisted signals from Temporal workflows to their
 WORKER_SETTINGS = (
     "database_url", "db_schema", "migrate_on_start", "db_prepared_statements", "database_listen_url",
     "broker_url", "temporal_address", "temporal_namespace", "temporal_task_queue", "lifecycle_signals",
-    "worker_imports", "embedder", "retention_days", "retention_interval_seconds", "retention_batch_size",
-    "log_level", "test_fail_after_store",
+    "worker_imports", "embedder", "allowed_signal_types_csv", "retention_days", "retention_interval_seconds",
+    "retention_batch_size", "log_level", "test_fail_after_store",
 )
 
 
@@ -201,6 +201,7 @@ def tail(
     token_: Annotated[str | None, typer.Option("--token", help="User token (TOKEN)")] = None,
     url: Annotated[str | None, typer.Option(help="WebSocket URL (SIGNALHUB_WS_URL, default ws://127.0.0.1:PORT/ws)")] = None,
     since: Annotated[int | None, typer.Option(help="Resume after this seq")] = None,
+    workflow: Annotated[list[str] | None, typer.Option(help="Follow only this workflow (repeatable)")] = None,
 ) -> None:
     """Print a user's live signals, one JSON per line (a WebSocket client)."""
     from .dev.tail import TokenRejected
@@ -212,11 +213,35 @@ def tail(
         _fail("no token: pass --token or set TOKEN (`source .data/env`)")
     url = url or settings.signalhub_ws_url or f"ws://127.0.0.1:{settings.port}/ws"
     try:
-        asyncio.run(run_tail(url, token_, since))
+        asyncio.run(run_tail(url, token_, since, workflow or ()))
     except TokenRejected as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def emit(
+    user: Annotated[list[str], typer.Option(help="Recipient UUID (repeat for many recipients)")],
+    signal_type: Annotated[str, typer.Option("--type", help="status_update, progress, completion, error, or your own")],
+    workflow: Annotated[str, typer.Option(help="Workflow id the signal belongs to")],
+    data: Annotated[str, typer.Option(help="The signal's data, a JSON object")] = "{}",
+    key: Annotated[str | None, typer.Option(help="Idempotency key (default: a random one per call)")] = None,
+    url: Annotated[str | None, typer.Option(help="The API's base URL (SIGNALHUB_URL, default http://127.0.0.1:PORT)")] = None,
+    token_: Annotated[
+        str | None, typer.Option("--token", help="Service token (SIGNALHUB_SERVICE_TOKEN; default: minted from SUPABASE_JWT_SECRET)")
+    ] = None,
+) -> None:
+    """Emit a signal over HTTP (to one user, or to each --user given) and print the result as JSON."""
+    from .emit_command import run_emit
+
+    settings = _settings()
+    url = url or settings.signalhub_url or f"http://127.0.0.1:{settings.port}"
+    token_ = token_ or (settings.service_token.get_secret_value() if settings.service_token else None)
+    try:
+        typer.echo(run_emit(settings, user, signal_type, workflow, data, key, url, token_))
+    except (ValueError, ConfigError) as exc:
+        _fail(str(exc))
 
 
 @app.command()

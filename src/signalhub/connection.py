@@ -14,6 +14,13 @@ something to do (a frame, a resume, a close) and ends as soon as it has
 nothing left, in the same step as it sees its queue empty, so a frame can
 never be left behind with no sender (docs/performance.md: per-socket memory).
 
+A socket that follows some workflows only (`workflows`, see
+subscriptions.py) treats another workflow's signal as passed over: its seq
+counts as delivered without being sent (`_pass_over`), and a replay reads
+only the followed workflows' rows and then moves `last_seq` to the user's
+latest seq, so the signals it was not meant to get never look like a gap.
+Filtering is decided in `enqueue` (live) and in `_replay` (resume) only.
+
 Fast path: when no sender is running (then nothing is queued or pending) and
 the frame is next in order, `enqueue` hands the frame's serialised bytes
 (`Frame.ws_bytes`, made once per signal and shared by every socket) to the
@@ -39,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from . import metrics, wire
 from .faults import close_code_for
 from .sendqueue import CATCH_UP, Frame, SendQueue
+from .subscriptions import WorkflowFilter
 from .transport import Socket
 from .wire import CLOSE_TOKEN, CLOSE_TOO_SLOW
 
@@ -60,7 +68,7 @@ class Connection:
     __slots__ = (
         "user_id", "_store", "_socket", "_queue", "_started", "last_seq",
         "_resume_from", "_close_request", "_sender", "_expiry", "_give_up", "_resume_limit",
-        "connected_at", "closed", "__weakref__",
+        "connected_at", "closed", "workflows", "__weakref__",
     )
 
     def __init__(
@@ -86,6 +94,8 @@ class Connection:
         self._resume_limit = resume_limit
         self.connected_at = time.monotonic()
         self.closed = False
+        #: The workflows this socket follows; None or empty: all of the user's signals.
+        self.workflows: WorkflowFilter | None = None
 
     # -- called by the hub and the route (never block) -------------------------
 
@@ -95,6 +105,9 @@ class Connection:
 
     def enqueue(self, frame: Frame) -> None:
         if self.closed or self._close_request is not None:
+            return
+        if (workflows := self.workflows) and frame.seq is not None and not workflows.wants(frame.workflow_id):
+            self._pass_over(frame.seq)
             return
         # No sender after start() means nothing is queued, pending or closing (a
         # sender exists until all of that is done), so only order is left to check.
@@ -114,6 +127,38 @@ class Connection:
             return
         if self._sender is None:
             self._wake()
+
+    def _pass_over(self, seq: int) -> None:
+        """Another workflow's signal on a filtered socket: its seq counts as sent."""
+        if self._started and seq <= self.last_seq:
+            return
+        queue = self._queue
+        idle = self._started and self._sender is None and not queue and self._resume_from is None
+        if idle:
+            self._step_over_skipped()
+            if seq == self.last_seq + 1:
+                self.last_seq = seq
+                self._step_over_skipped()
+                return
+        if idle or len(queue.skipped or ()) >= queue.limit:
+            # A gap before it (a lost broker frame, perhaps of a followed workflow), or
+            # a long backlog of passed-over seqs: one filtered re-read covers them all.
+            queue.skipped = None
+            self.enqueue(CATCH_UP)
+            return
+        if queue.skipped is None:
+            queue.skipped = set()
+        queue.skipped.add(seq)  # behind a backlog: the sender steps over it in order
+
+    def _step_over_skipped(self) -> None:
+        """Move `last_seq` over passed-over seqs that now follow it, and forget older ones."""
+        skipped = self._queue.skipped
+        if not skipped:
+            return
+        while self.last_seq + 1 in skipped:
+            skipped.discard(self.last_seq + 1)
+            self.last_seq += 1
+        skipped.difference_update([s for s in skipped if s <= self.last_seq])
 
     def send_control(self, message: dict[str, Any] | str) -> None:
         """Queue a control message (`wire`'s text, or a dict to encode) in order with the signals."""
@@ -260,7 +305,12 @@ class Connection:
 
     async def _replay(self, since: int, *, announce: bool) -> None:
         """Send the stored signals after `since` in order (bounded by the resume limit)."""
-        rows = await self._store.after(self.user_id, since, self._resume_limit + 1)
+        workflows = self.workflows.workflow_ids if self.workflows else None
+        if workflows:
+            latest = await self._store.latest_seq(self.user_id)
+            rows = await self._store.after(self.user_id, since, self._resume_limit + 1, workflow_ids=workflows)
+        else:
+            rows = await self._store.after(self.user_id, since, self._resume_limit + 1)
         complete = len(rows) <= self._resume_limit
         if not complete:
             rows = rows[: self._resume_limit]
@@ -270,6 +320,10 @@ class Connection:
             if signal.seq > self.last_seq or announce:
                 await self._socket.send_text(signal.wire())
                 self.last_seq = max(self.last_seq, signal.seq)
+        if workflows and complete:
+            # Every row up to `latest` was committed before the read above: those
+            # of other workflows are passed over, not missing.
+            self.last_seq = max(self.last_seq, latest)
         if not complete:
             # Too much was missed: the client refetches the inbox; continue live from now.
             self.last_seq = max(self.last_seq, await self._store.latest_seq(self.user_id))

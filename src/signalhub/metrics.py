@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from .wire import SIGNAL_TYPES, signal_type_of, timestamp_of
+from .wire import SEED_SIGNAL_TYPES, signal_type_of, timestamp_of
 
 CONNECTIONS = Gauge("signalhub_connections", "Open WebSocket connections on this process")
 SIGNALS_STORED = Counter("signalhub_signals_stored_total", "Signals stored", ["signal_type"])
@@ -54,7 +54,8 @@ EMIT_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 
-_KNOWN_TYPES = frozenset(SIGNAL_TYPES)
+# Custom types share one label, "custom": a label per name would let senders grow /metrics without bound.
+_KNOWN_TYPES = frozenset(SEED_SIGNAL_TYPES)
 _EMIT_TO_SEND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -73,7 +74,7 @@ class FanoutStats:
 
     def __init__(self) -> None:
         self.fanout = 0
-        self.delivered = dict.fromkeys((*sorted(_KNOWN_TYPES), "unknown"), 0)
+        self.delivered = dict.fromkeys((*sorted(_KNOWN_TYPES), "custom", "unknown"), 0)
         # counts[i]: samples <= _EMIT_TO_SEND_BUCKETS[i] and above the bucket before; the last: above all.
         self.latency_counts = [0] * (len(_EMIT_TO_SEND_BUCKETS) + 1)
         self.latency_sum = 0.0
@@ -122,7 +123,7 @@ def signal_fanned_out(payload: str | None, connections: int) -> None:
     if payload is None:  # announced by seq only (too big for the broker): read from the DB
         return
     kind = signal_type_of(payload)
-    stats.delivered[kind if kind in _KNOWN_TYPES else "unknown"] += connections
+    stats.delivered["unknown" if kind is None else kind if kind in _KNOWN_TYPES else "custom"] += connections
     now = time.monotonic()
     if now < stats.next_sample:
         return

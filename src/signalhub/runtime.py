@@ -73,7 +73,7 @@ async def open_runtime(
     try:
         await broker.connect()
         store = SignalStore(pool)
-        yield Runtime(settings, database_url, store, broker, SignalService(store, broker))
+        yield Runtime(settings, database_url, store, broker, SignalService(store, broker, allowed_types=settings.allowed_signal_types))
     finally:
         await broker.close()
         await pool.close()

@@ -27,14 +27,14 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import metrics
 from .broker import Broker
 from .inbox_state import Target, inbox_messages
-from .signals import NewSignal, Signal
+from .signals import NewSignal, Signal, SignalError, is_seed_type
 from .store import SignalStore
 from .store_inbox import InboxStateStore
 from .wire import broker_frame
@@ -48,18 +48,47 @@ class EmitResult:
     created: bool
 
 
-_Pending = tuple[NewSignal, "asyncio.Future[tuple[Signal, bool]]"]
+_Pending = tuple[list[NewSignal], "asyncio.Future[list[tuple[Signal, bool]]]"]
+
+
+def _metric_type(signal_type: str) -> str:
+    # Custom types are one label: a label per custom name would let senders grow /metrics without bound.
+    return signal_type if is_seed_type(signal_type) else "custom"
 
 
 class SignalService:
-    #: Most signals written by one statement (bounds the statement's size, not the wait).
+    """Validates, stores and announces signals; see the module docstring for guarantees.
+
+    `allowed_types`: custom signal types accepted besides the seed's four
+    (None: any valid name; `SIGNALHUB_ALLOWED_SIGNAL_TYPES`).
+    """
+
+    #: Signals written by one statement once several callers queue up (a single
+    #: caller's group is never split, so one statement may hold more).
     MAX_BATCH = 500
 
-    def __init__(self, store: SignalStore, broker: Broker) -> None:
+    def __init__(
+        self, store: SignalStore, broker: Broker, *, allowed_types: Collection[str] | None = None
+    ) -> None:
         self.store = store
         self.broker = broker
+        self.allowed_types = frozenset(allowed_types) if allowed_types is not None else None
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None  # exists only while there is work
+
+    def build(
+        self,
+        user_id: uuid.UUID | str,
+        signal_type: str,
+        workflow_id: str,
+        data: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> NewSignal:
+        """Validate one signal against this service's rules; raises `SignalError`."""
+        return NewSignal.create(
+            user_id, signal_type, workflow_id, data, idempotency_key, allowed_types=self.allowed_types
+        )
 
     async def emit(
         self,
@@ -71,40 +100,95 @@ class SignalService:
         idempotency_key: str | None = None,
     ) -> EmitResult:
         """Store and announce one signal; raises `SignalError` for bad input."""
-        new = NewSignal.create(user_id, signal_type, workflow_id, data, idempotency_key)
+        new = self.build(user_id, signal_type, workflow_id, data, idempotency_key=idempotency_key)
+        [result] = await self.emit_built([new])
+        return result
+
+    async def emit_many(
+        self,
+        user_ids: Iterable[uuid.UUID | str],
+        signal_type: str,
+        workflow_id: str,
+        data: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[EmitResult]:
+        """One signal to many users: a row (and a seq) per user, one statement.
+
+        The idempotency key applies per recipient: a retry returns every
+        recipient's stored signal and stores nothing new. Results follow
+        `user_ids`' order; a user named twice gets one signal (the first).
+        """
+        first = None
+        news: list[NewSignal] = []
+        for user_id in user_ids:
+            if first is None:  # validates type, workflow id, data once for all recipients
+                first = self.build(user_id, signal_type, workflow_id, data, idempotency_key=idempotency_key)
+                news.append(first)
+            else:
+                news.append(first.for_user(user_id))
+        if first is None:
+            raise SignalError("user_ids must name at least one user")
+        unique: dict[uuid.UUID, NewSignal] = {}
+        for new in news:
+            unique.setdefault(new.user_id, new)
+        results = await self.emit_built(list(unique.values()))
+        by_user = {result.signal.user_id: result for result in results}
+        return [by_user[new.user_id] for new in news]
+
+    async def emit_built(self, news: list[NewSignal]) -> list[EmitResult]:
+        """Store and announce signals already validated by `build`, in one statement; results in order."""
+        if not news:
+            return []
         started = time.perf_counter()
         try:
-            signal, created = await self._write_in_batch(new)
+            stored = await self._write_in_batch(news)
         except asyncio.CancelledError:
             raise
         except Exception:
-            metrics.PERSIST_FAILURES.inc()
+            metrics.PERSIST_FAILURES.inc(len(news))
             raise
         metrics.EMIT_LATENCY.observe(time.perf_counter() - started)
-        (metrics.SIGNALS_STORED if created else metrics.SIGNALS_DUPLICATE).labels(signal_type).inc()
-        return EmitResult(signal, created)
+        results = []
+        for signal, created in stored:
+            (metrics.SIGNALS_STORED if created else metrics.SIGNALS_DUPLICATE).labels(
+                _metric_type(signal.signal_type)
+            ).inc()
+            results.append(EmitResult(signal, created))
+        return results
 
-    def _write_in_batch(self, new: NewSignal) -> asyncio.Future[tuple[Signal, bool]]:
-        """Queue `new` for the next batch; the future resolves once it is stored and announced."""
+    def _write_in_batch(self, news: list[NewSignal]) -> asyncio.Future[list[tuple[Signal, bool]]]:
+        """Queue `news` for the next batch; the future resolves once they are stored and announced."""
         loop = asyncio.get_running_loop()
         if self._flusher is not None and self._flusher.get_loop() is not loop:
             # A service reused on a new event loop: the old loop's flush can never run again.
             self._flusher = None
             self._pending = [p for p in self._pending if p[1].get_loop() is loop]
-        done: asyncio.Future[tuple[Signal, bool]] = loop.create_future()
-        self._pending.append((new, done))
+        done: asyncio.Future[list[tuple[Signal, bool]]] = loop.create_future()
+        self._pending.append((news, done))
         if self._flusher is None:
             # Runs on the next loop iteration, after every emit already made ready this one.
             self._flusher = loop.create_task(self._flush())
         return done
+
+    def _take_batch(self) -> list[_Pending]:
+        """Whole groups from the front of the queue, up to MAX_BATCH signals (at least one group)."""
+        count = taken = 0
+        for news, _ in self._pending:
+            if taken and count + len(news) > self.MAX_BATCH:
+                break
+            count += len(news)
+            taken += 1
+        batch = self._pending[:taken]
+        del self._pending[:taken]
+        return batch
 
     async def _flush(self) -> None:
         """Write batches until nothing is pending, then end (the next emit starts a new flush)."""
         batch: list[_Pending] = []
         try:
             while self._pending:
-                batch = self._pending[: self.MAX_BATCH]
-                del self._pending[: self.MAX_BATCH]
+                batch = self._take_batch()
                 await self._write(batch)
                 batch = []
         finally:
@@ -114,11 +198,12 @@ class SignalService:
 
     async def _write(self, batch: list[_Pending]) -> None:
         channel = self.broker.transactional_channel
+        news = [new for group, _ in batch for new in group]
         try:
-            if len(batch) == 1:
-                results = [await self.store.insert(batch[0][0], notify_channel=channel)]
+            if len(news) == 1:
+                results = [await self.store.insert(news[0], notify_channel=channel)]
             else:
-                results = await self.store.insert_many([new for new, _ in batch], notify_channel=channel)
+                results = await self.store.insert_many(news, notify_channel=channel)
         except Exception as exc:
             for _, done in batch:
                 if not done.done():
@@ -128,9 +213,11 @@ class SignalService:
             for signal, created in results:
                 if created:
                     await self._publish(signal)
-        for (_, done), result in zip(batch, results, strict=False):
-            if not done.done():  # its caller may have been cancelled; the signal is stored regardless
-                done.set_result(result)
+        start = 0
+        for group, done in batch:
+            if not done.done():  # its caller may have been cancelled; the signals are stored regardless
+                done.set_result(results[start : start + len(group)])
+            start += len(group)
 
     async def _publish(self, signal: Signal) -> None:
         try:

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # Which uvicorn WebSocket protocol serves /ws (docs/performance.md), and per-message deflate.
     ws_impl: str = Field(default="signalhub", alias="SIGNALHUB_WS_IMPL")
     ws_deflate: bool = Field(default=False, alias="SIGNALHUB_WS_DEFLATE")
+    # Workflows one socket may subscribe to (`subscribe` / `?workflow_id=`); more is refused.
+    max_subscriptions_per_socket: int = Field(default=100, alias="SIGNALHUB_MAX_SUBSCRIPTIONS", ge=1, le=10_000)
+    # Custom signal types accepted besides the seed's four (comma-separated); empty: any
+    # name matching the signal-type pattern.
+    allowed_signal_types_csv: str = Field(default="", alias="SIGNALHUB_ALLOWED_SIGNAL_TYPES")
+
     # REST request bodies (413 above it; the document upload route has its own limit).
     max_body_bytes: int = Field(default=1024 * 1024, alias="SIGNALHUB_MAX_BODY_BYTES", ge=1024)
 
@@ -115,6 +121,8 @@ class Settings(BaseSettings):
     signalhub_ws_url: str | None = Field(default=None, alias="SIGNALHUB_WS_URL")
     user_id: str | None = Field(default=None, alias="USER_ID")
     token: SecretStr | None = Field(default=None, alias="TOKEN")
+    # `signalhub emit`'s service token (unset: one is minted from SUPABASE_JWT_SECRET).
+    service_token: SecretStr | None = Field(default=None, alias="SIGNALHUB_SERVICE_TOKEN")
 
     # Hostile-input limits and probes (docs/security.md, "Limits and timeouts").
     # Seconds a connection gets to complete each HTTP request head (408 and closed after).
@@ -157,6 +165,25 @@ class Settings(BaseSettings):
         if value.strip().lower() not in _WS_IMPLS:
             raise ValueError(f"must be one of {', '.join(_WS_IMPLS)}")
         return value.strip().lower()
+
+    @field_validator("allowed_signal_types_csv")
+    @classmethod
+    def _valid_signal_types(cls, value: str) -> str:
+        from .signals import SignalError, check_signal_type
+
+        for name in (n.strip() for n in value.split(",")):
+            if name:
+                try:
+                    check_signal_type(name)
+                except SignalError as exc:
+                    raise ValueError(f"SIGNALHUB_ALLOWED_SIGNAL_TYPES: {exc}") from None
+        return value
+
+    @cached_property
+    def allowed_signal_types(self) -> frozenset[str] | None:
+        """The custom types allowed (None: every valid name). The seed's four are always allowed."""
+        names = frozenset(n.strip() for n in self.allowed_signal_types_csv.split(",") if n.strip())
+        return names or None
 
     @cached_property
     def cors_origins(self) -> list[str]:

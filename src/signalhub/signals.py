@@ -1,28 +1,35 @@
-"""The four signal types' validation, and the signal objects.
+"""Signal types, their validation and their wire format.
 
 Pure: no I/O, no asyncio. A *signal* here is an event from a workflow to a
-user (status, progress, completion, error). It is not a Temporal Signal,
-which is a message *into* a workflow.
+user (status, progress, completion, error, or a type of the application's
+own). It is not a Temporal Signal, which is a message *into* a workflow.
 
 Guarantees:
-- `validate_signal` accepts exactly the seed's data shapes (extra keys are
-  kept, so callers may attach their own fields) and raises `SignalError` with
-  a message naming the offending field otherwise.
-- `Signal.wire()` is the exact JSON text sent to clients (`wire.signal_json`)
-  and is computed once per signal, never per connection.
+- the four seed types (`SEED_SIGNAL_TYPES`) keep the seed's data shapes
+  (extra keys are kept, so callers may attach their own fields);
+- any other `signal_type` matching `SIGNAL_TYPE_PATTERN` is a custom type
+  whose `data` is any JSON object (same size limit), unless an allowlist is
+  given, which then names the custom types accepted;
+- `validate_signal` raises `SignalError` with a message naming the offending
+  field otherwise.
+- `Signal.wire()` is the exact JSON text sent to clients and is computed once
+  per signal, never per connection (`wire.signal_json`).
 """
 
 from __future__ import annotations
 
-import json
 import math
+import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .parsing import json_depth
-from .wire import SIGNAL_TYPES, format_timestamp, signal_json, signal_json_parts
+from .wire import SEED_SIGNAL_TYPES, SIGNAL_TYPE_PATTERN, dumps, format_timestamp, signal_json, signal_json_parts
+
+_SIGNAL_TYPE_RE = re.compile(SIGNAL_TYPE_PATTERN.replace("$", r"\Z"))
 
 MAX_WORKFLOW_ID_LENGTH = 255
 MAX_DATA_BYTES = 64 * 1024
@@ -102,14 +109,44 @@ def _storable_strings(data: dict[str, Any]) -> None:
             stack.extend(item)
 
 
-def validate_signal(
-    signal_type: str, workflow_id: str, data: dict[str, Any] | None
-) -> dict[str, Any]:
-    """Check a signal's type, workflow id and data; return the normalised data."""
-    if signal_type not in SIGNAL_TYPES:
+def is_seed_type(signal_type: str) -> bool:
+    return signal_type in SEED_SIGNAL_TYPES
+
+
+def check_signal_type(signal_type: Any, allowed: Collection[str] | None = None) -> str:
+    """The type itself, or `SignalError`: a seed type, or a custom one matching
+    `SIGNAL_TYPE_PATTERN` (and listed in `allowed` when an allowlist is given)."""
+    if not isinstance(signal_type, str) or not _SIGNAL_TYPE_RE.match(signal_type):
         raise SignalError(
-            f"signal_type must be one of {', '.join(SIGNAL_TYPES)}, got {signal_type!r}"
+            f"signal_type must match {SIGNAL_TYPE_PATTERN} (e.g. progress, approval_needed), "
+            f"got {signal_type!r:.80}"
         )
+    if allowed is not None and signal_type not in SEED_SIGNAL_TYPES and signal_type not in allowed:
+        raise SignalError(
+            f"signal_type {signal_type!r} is not allowed here; allowed: "
+            f"{', '.join((*SEED_SIGNAL_TYPES, *sorted(allowed)))}"
+        )
+    return signal_type
+
+
+def validate_signal(
+    signal_type: str,
+    workflow_id: str,
+    data: dict[str, Any] | None,
+    allowed_types: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Check a signal's type, workflow id and data; return the normalised data.
+
+    `allowed_types`: the custom types accepted besides the seed's four (None: any).
+    """
+    return _validated(signal_type, workflow_id, data, allowed_types)[0]
+
+
+def _validated(
+    signal_type: str, workflow_id: str, data: dict[str, Any] | None, allowed_types: Collection[str] | None
+) -> tuple[dict[str, Any], str]:
+    """`validate_signal`, plus the data's wire encoding (made once: stored, announced and sent as is)."""
+    check_signal_type(signal_type, allowed_types)
     if not isinstance(workflow_id, str) or not workflow_id.strip():
         raise SignalError("workflow_id is required and must be a non-empty string")
     if len(workflow_id) > MAX_WORKFLOW_ID_LENGTH:
@@ -124,12 +161,12 @@ def validate_signal(
     data = _validate_data(signal_type, data)
     _storable_strings(data)
     try:
-        encoded = json.dumps(data, separators=(",", ":"), allow_nan=False)
+        encoded = dumps(data)
     except (TypeError, ValueError) as exc:
         raise SignalError(f"data must be JSON-serialisable: {exc}") from None
     if len(encoded.encode()) > MAX_DATA_BYTES:
         raise SignalError(f"data is larger than {MAX_DATA_BYTES} bytes once encoded")
-    return data
+    return data, encoded
 
 
 def parse_user_id(value: Any) -> uuid.UUID:
@@ -162,6 +199,8 @@ class NewSignal:
     idempotency_key: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: `dumps(data)`, kept from validation ("" when not given: computed on use).
+    data_json: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def create(
@@ -171,10 +210,12 @@ class NewSignal:
         workflow_id: str,
         data: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        *,
+        allowed_types: Collection[str] | None = None,
     ) -> NewSignal:
         """Validate everything and build the signal, or raise `SignalError`."""
         user = parse_user_id(user_id)
-        clean = validate_signal(signal_type, workflow_id, data)
+        clean, encoded = _validated(signal_type, workflow_id, data, allowed_types)
         if idempotency_key is not None and (
             not isinstance(idempotency_key, str)
             or not idempotency_key
@@ -184,7 +225,18 @@ class NewSignal:
                 f"idempotency_key must be a non-empty string of at most "
                 f"{MAX_IDEMPOTENCY_KEY_LENGTH} characters"
             )
-        return cls(user, signal_type, workflow_id, clean, idempotency_key)
+        return cls(user, signal_type, workflow_id, clean, idempotency_key, data_json=encoded)
+
+    def for_user(self, user_id: Any) -> NewSignal:
+        """The same signal for another recipient: a new id, the same (validated) data and timestamp."""
+        return NewSignal(
+            parse_user_id(user_id), self.signal_type, self.workflow_id, self.data,
+            self.idempotency_key, timestamp=self.timestamp, data_json=self.data_json,
+        )
+
+    def encoded_data(self) -> str:
+        """The data as compact JSON (the validated encoding when there is one)."""
+        return self.data_json or dumps(self.data)
 
     def wire_parts(self) -> tuple[str, str]:
         """The wire JSON split around the not-yet-known seq: `head + str(seq) + tail`.
@@ -192,7 +244,9 @@ class NewSignal:
         Lets the database put the seq it assigns into the message without the
         message being encoded a second time.
         """
-        return signal_json_parts(self.id, self.signal_type, self.workflow_id, self.data, self.timestamp)
+        return signal_json_parts(
+            self.id, self.signal_type, self.workflow_id, self.data, self.timestamp, data_json=self.encoded_data()
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,7 @@ _BY_KEY = f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND idemp
 # Seqs are handed out per user in input order under each counter-row lock (taken in
 # user_id order, so concurrent batches cannot deadlock); a row whose idempotency key
 # exists already is skipped (its seq is simply not used: seqs may skip numbers).
-_INSERT_MANY = f"""
+_INSERT_MANY = """
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
                          $7::text[], $8::text[], $9::text[], $10::text[])
@@ -90,9 +90,9 @@ WITH input AS (
     SELECT id, user_id, seq, workflow_id, signal_type, data::jsonb, ts, idempotency_key
     FROM numbered ORDER BY user_id, seq
     ON CONFLICT (user_id, idempotency_key) DO NOTHING
-    RETURNING {_COLUMNS}
+    RETURNING id, user_id, seq, created_at
 )
-SELECT ins.*, n.ord,
+SELECT ins.seq, ins.created_at, n.ord,
        CASE WHEN $11::text IS NOT NULL
             THEN pg_notify($11, n.notify_prefix || ins.seq || n.notify_head
                                 || coalesce(ins.seq || n.notify_tail, '')) END AS notified
@@ -258,7 +258,7 @@ class SignalStore:
             return []
         columns: list[list[Any]] = [[] for _ in range(10)]
         for new in news:
-            values = (new.user_id, new.id, new.workflow_id, new.signal_type, dumps(new.data),
+            values = (new.user_id, new.id, new.workflow_id, new.signal_type, new.encoded_data(),
                       new.timestamp, new.idempotency_key, *_notify_parts(new))
             for column, value in zip(columns, values, strict=False):
                 column.append(value)
@@ -266,7 +266,13 @@ class SignalStore:
             rows = await conn.fetch(_INSERT_MANY, *columns, notify_channel)
             out: list[tuple[Signal, bool] | None] = [None] * len(news)
             for row in rows:
-                out[row["ord"] - 1] = (_signal(row), True)
+                # Built from what was sent: the row holds exactly that (no jsonb decoded back per row).
+                new = news[row["ord"] - 1]
+                out[row["ord"] - 1] = (
+                    Signal(new.id, new.user_id, row["seq"], new.signal_type, new.workflow_id, new.data,
+                           new.timestamp, created_at=row["created_at"]),
+                    True,
+                )
             for index, new in enumerate(news):
                 if out[index] is None:
                     existing = await conn.fetchrow(_BY_KEY, new.user_id, new.idempotency_key)
@@ -275,15 +281,28 @@ class SignalStore:
                     out[index] = (_signal(existing), False)
         return out  # type: ignore[return-value]
 
-    async def after(self, user_id: uuid.UUID, seq: int, limit: int) -> list[Signal]:
-        """The user's signals with seq > `seq`, oldest first, at most `limit`."""
-        rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 AND {NOT_DELETED} "
-            "ORDER BY seq LIMIT $3",
-            user_id,
-            seq,
-            limit,
-        )
+    async def after(
+        self, user_id: uuid.UUID, seq: int, limit: int, *, workflow_ids: list[str] | None = None
+    ) -> list[Signal]:
+        """The user's signals with seq > `seq`, oldest first, at most `limit`
+        (only those of `workflow_ids` when given: a filtered socket's resume)."""
+        if workflow_ids:
+            rows = await self.pool.fetch(
+                f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 "
+                f"AND workflow_id = ANY($4::text[]) AND {NOT_DELETED} ORDER BY seq LIMIT $3",
+                user_id,
+                seq,
+                limit,
+                workflow_ids,
+            )
+        else:
+            rows = await self.pool.fetch(
+                f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 AND {NOT_DELETED} "
+                "ORDER BY seq LIMIT $3",
+                user_id,
+                seq,
+                limit,
+            )
         return [_signal(r) for r in rows]
 
     async def latest_seq(self, user_id: uuid.UUID) -> int:

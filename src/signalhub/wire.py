@@ -20,14 +20,23 @@ for the same signal; `parse_broker_frame(broker_frame(u, s, p)) == (u, s, p or N
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 # -- signal types -------------------------------------------------------------------
 
-SignalType = Literal["status_update", "progress", "completion", "error"]
-#: The seed's four signal types, in the seed's order.
-SIGNAL_TYPES: tuple[str, ...] = get_args(SignalType)
+#: The seed's four signal types, in the seed's order: their `data` is validated (signals.py).
+SeedSignalType = Literal["status_update", "progress", "completion", "error"]
+SEED_SIGNAL_TYPES: tuple[str, ...] = get_args(SeedSignalType)
+#: Older names for the seed types.
+SignalType = SeedSignalType
+SIGNAL_TYPES = SEED_SIGNAL_TYPES
+
+#: Every accepted `signal_type` (seed or custom): lower-case, starts with a letter,
+#: at most 64 characters of letters, digits, `_`, `.` and `-`. The database's CHECK
+#: constraint (migration open_signal_types) holds the same expression.
+SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 
 # -- close codes ----------------------------------------------------------------------
 
@@ -58,14 +67,15 @@ def format_timestamp(ts: datetime) -> str:
 
 
 def signal_json_parts(
-    id: object, signal_type: str, workflow_id: str, data: Any, timestamp: datetime
+    id: object, signal_type: str, workflow_id: str, data: Any, timestamp: datetime, *, data_json: str | None = None
 ) -> tuple[str, str]:
     """The signal JSON split around its seq: `head + str(seq) + tail`, so the
-    database can put in the seq it assigns without the text being encoded twice."""
+    database can put in the seq it assigns without the text being encoded twice.
+    `data_json`: `dumps(data)` when the caller has it already."""
     head = f'{{"id":"{id}","seq":'
     tail = (
         f',"signal_type":{dumps(signal_type)},"workflow_id":{dumps(workflow_id)},'
-        f'"data":{dumps(data)},"timestamp":{dumps(format_timestamp(timestamp))}}}'
+        f'"data":{data_json or dumps(data)},"timestamp":{dumps(format_timestamp(timestamp))}}}'
     )
     return head, tail
 
@@ -151,7 +161,7 @@ def notify_parts(user_id: object, head: str, tail: str, *, limit: int) -> tuple[
 
 # -- control messages (server -> client) -------------------------------------------------
 
-CONTROL_TYPES = ("connected", "pong", "resumed", "inbox")
+CONTROL_TYPES = ("connected", "pong", "resumed", "inbox", "subscribed")
 
 
 def connected(user_id: object, seq: int) -> str:
@@ -165,6 +175,11 @@ PONG = dumps({"type": "pong"})
 def resumed(recovered: bool) -> str:
     """End of a replay; `recovered: false` = too much was missed, refetch the inbox."""
     return dumps({"type": "resumed", "recovered": recovered})
+
+
+def subscribed(workflow_ids: Iterable[str]) -> str:
+    """The socket's whole current set of followed workflows (answers subscribe/unsubscribe)."""
+    return dumps({"type": "subscribed", "workflow_ids": list(workflow_ids)})
 
 
 def inbox_changed(unread_count: int) -> str:

@@ -113,7 +113,7 @@ async def test_unknown_id_is_404_and_malformed_id_is_422(seeded):
     "params",
     [
         {"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"offset": -1}, {"cursor": "abc"},
-        {"cursor": "-5"}, {"signal_type": "notification"}, {"read": "maybe"}, {"since": "yesterday"},
+        {"cursor": "-5"}, {"signal_type": "Not A Type"}, {"signal_type": "x" * 65}, {"read": "maybe"}, {"since": "yesterday"},
         {"since": "2024-01-01T00:00:00"}, {"workflow_id": "x" * 300},
     ],
 )

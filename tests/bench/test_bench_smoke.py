@@ -45,4 +45,8 @@ def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: 
     rows = results["sizes"]["inbox_user_rows"]
     assert results["inbox"][0]["user_unread"] == sum(1 for g in range(1, rows + 1) if g % 10 == 0 and g % 7)
     assert results["inbox"][0]["database"]["counts"]["p99_ms"] > 0 and "Inbox state" in report
+    for key in ("ingest_http_batch", "ingest_http_many"):  # many signals per request, each stored and delivered
+        assert hub[key]["per_request"] > 1 and hub[key]["emitter"]["errors"] == 0, hub[key]
+        assert hub[key]["delivered"] == hub[key]["emitter"]["emitted"] > hub[key]["emitter"]["requests"], hub[key]
+    assert "through HTTP (batch emit)" in report and "through HTTP (many-recipient emit)" in report
     assert "FastAPI-docs ConnectionManager" in report and "python-socketio" in report and "## Targets" in report

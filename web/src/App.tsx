@@ -3,10 +3,12 @@ import { useEffect, useState } from "react";
 import { HttpApi, InboxApi, InboxStore, SignalClient, TokenSource } from "@signalhub/client";
 import { Inbox, InboxBell, SignalProvider } from "@signalhub/client/react";
 
+import { Approvals } from "./Approvals";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { Documents } from "./Documents";
 import { loadSession, saveSession, tokenProvider, tokenSubject, type SessionMode } from "./session";
 import { SignIn } from "./SignIn";
+import { WorkflowWatch } from "./WorkflowWatch";
 
 export interface Services {
   client: SignalClient;
@@ -76,6 +78,10 @@ export function App() {
           <Documents http={services.http} />
           <Inbox showFilters className="card" />
         </main>
+        <section className="columns extras">
+          <Approvals http={services.http} />
+          <WorkflowWatch tokens={services.client.tokens} />
+        </section>
       </div>
     </SignalProvider>
   );

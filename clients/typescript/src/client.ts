@@ -13,7 +13,13 @@
  *   `heartbeatIntervalMs` of silence, declared dead `pongTimeoutMs` later
  *   (within 30 s of the last frame with the defaults);
  * - while the browser reports `offline` no attempts are made; `online` and a
- *   tab becoming visible again retry at once.
+ *   tab becoming visible again retry at once;
+ * - with a workflow set (`workflowIds` option, `subscribe()`), the socket
+ *   receives only those workflows' signals, and every (re)connect sends the
+ *   current set, so a resume replays only them too. `seq` is per user, so
+ *   such a socket sees gaps in `seq` by design: this client never treats a
+ *   gap as a loss (it refetches nothing on a gap; only `resumed:false` means
+ *   something was missed).
  */
 
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
@@ -26,9 +32,12 @@ import {
   type ConnectedMessage,
   type ConnectionState,
   type InboxMessage,
+  type AnySignal,
+  type CustomSignal,
   type ResumedMessage,
-  type Signal,
   type SignalOf,
+  type SubscribedMessage,
+  isSeedSignal,
 } from "./types.js";
 
 /** The subset of the browser WebSocket this client uses (a test can supply its own). */
@@ -76,6 +85,8 @@ export interface SignalClientOptions {
   connectTimeoutMs?: number;
   /** How many recent signals `recent()` keeps (default 500). */
   recentLimit?: number;
+  /** Follow only these workflows (sent as `?workflow_id=` on every connect); omit for all of the user's signals. */
+  workflowIds?: string[];
   WebSocket?: WebSocketFactory;
   /** Default: `window` when there is one; `null` turns online/offline handling off. */
   network?: NetworkEnvironment | null;
@@ -102,11 +113,16 @@ export interface SignalClientEvents {
   progress: SignalOf<"progress">;
   completion: SignalOf<"completion">;
   error: SignalOf<"error">;
-  signal: Signal;
+  /** Every signal, seed or custom (narrow with `isSeedSignal` / `isSignalOfType`). */
+  signal: AnySignal;
+  /** Signals of the application's own types (`onType` gives them a data type). */
+  custom: CustomSignal;
   state: StateChange;
   connected: ConnectedMessage;
   resumed: ResumedMessage;
   inbox: InboxMessage;
+  /** The server's answer to `subscribe()`/`unsubscribe()`: the socket's whole set. */
+  subscribed: SubscribedMessage;
 }
 
 export type Unsubscribe = () => void;
@@ -122,7 +138,10 @@ export class SignalClient {
   private readonly network: NetworkEnvironment | null;
   private readonly visibility: VisibilityEnvironment | null;
   private readonly listeners = new Map<keyof SignalClientEvents, Set<(payload: never) => void>>();
-  private readonly recentSignals: Signal[] = [];
+  private readonly recentSignals: AnySignal[] = [];
+  private readonly workflows: Set<string>;
+  /** The set the current socket's server side holds (what the URL or sent messages gave it). */
+  private socketWorkflows = new Set<string>();
 
   private _tokens: TokenSource | null = null;
   private _state: ConnectionState = "idle";
@@ -146,6 +165,7 @@ export class SignalClient {
     this.baseUrl = (options.baseUrl ?? (options.url ? httpOrigin(options.url) : defaultBaseUrl())).replace(/\/+$/, "");
     this.url = options.url ?? `${this.baseUrl.replace(/^http/, "ws")}/ws`;
     this._lastSeq = options.since ?? null;
+    this.workflows = new Set(options.workflowIds ?? []);
     const ws = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
     if (!ws) throw new Error("no WebSocket implementation available; pass options.WebSocket");
     this.WebSocketImpl = ws;
@@ -222,8 +242,43 @@ export class SignalClient {
     };
   }
 
+  /**
+   * Handle signals of one custom type, with the data type the application expects:
+   * `client.onType<ApprovalData>("approval_needed", (s) => s.data.question)`.
+   */
+  onType<D extends object = Record<string, unknown>>(
+    signalType: string,
+    handler: (signal: CustomSignal<string, D>) => void,
+  ): Unsubscribe {
+    return this.on("custom", (signal) => {
+      if (signal.signal_type === signalType) handler(signal as unknown as CustomSignal<string, D>);
+    });
+  }
+
+  /** The workflows this client follows (empty: all of the user's signals). */
+  get workflowIds(): string[] {
+    return [...this.workflows];
+  }
+
+  /**
+   * Follow these workflows too (the socket then receives only its set's signals).
+   * Sent at once when connected (else when the socket opens), and on every reconnect; earlier signals of a newly
+   * followed workflow are in the inbox (`workflow_id` filter), not replayed.
+   */
+  subscribe(workflowIds: string[]): void {
+    const added = workflowIds.filter((w) => !this.workflows.has(w));
+    for (const w of added) this.workflows.add(w);
+    if (added.length && this._state === "connected") this.syncSubscriptions();
+  }
+
+  /** Stop following these workflows (an empty set means all of the user's signals again). */
+  unsubscribe(workflowIds: string[]): void {
+    const removed = workflowIds.filter((w) => this.workflows.delete(w));
+    if (removed.length && this._state === "connected") this.syncSubscriptions();
+  }
+
   /** Signals received recently (oldest first), optionally of one workflow. */
-  recent(workflowId?: string): Signal[] {
+  recent(workflowId?: string): AnySignal[] {
     return workflowId === undefined
       ? [...this.recentSignals]
       : this.recentSignals.filter((s) => s.workflow_id === workflowId);
@@ -250,6 +305,8 @@ export class SignalClient {
     const params = new URLSearchParams();
     this.askedToResume = this._lastSeq !== null;
     if (this._lastSeq !== null) params.set("since", String(this._lastSeq));
+    for (const workflowId of this.workflows) params.append("workflow_id", workflowId);
+    this.socketWorkflows = new Set(this.workflows);
     const viaQuery = this.options.tokenTransport === "query";
     if (viaQuery) params.set("token", token);
     const query = params.toString();
@@ -306,6 +363,7 @@ export class SignalClient {
         this.attempt = 0;
         this.tokenRefusals = 0;
         this.startHeartbeat();
+        this.syncSubscriptions(); // changes made while this socket was opening
         this.setState("connected", {});
         this.emit("connected", message);
         break;
@@ -316,18 +374,24 @@ export class SignalClient {
       case "inbox":
         this.emit("inbox", message);
         break;
+      case "subscribed":
+        this.emit("subscribed", message);
+        break;
       case "pong":
         break;
     }
   }
 
-  private deliver(signal: Signal): void {
+  private deliver(signal: AnySignal): void {
     if (this._lastSeq !== null && signal.seq <= this._lastSeq) return; // already delivered
+    // A seq beyond lastSeq + 1 is no loss: seqs may skip numbers, and a filtered socket
+    // skips the other workflows' seqs. Only `resumed: false` says something was missed.
     this._lastSeq = signal.seq;
     this.recentSignals.push(signal);
     const limit = this.options.recentLimit ?? 500;
     if (this.recentSignals.length > limit) this.recentSignals.splice(0, this.recentSignals.length - limit);
-    this.emit(signal.signal_type, signal as never);
+    if (isSeedSignal(signal)) this.emit(signal.signal_type, signal as never);
+    else this.emit("custom", signal as CustomSignal);
     this.emit("signal", signal);
   }
 
@@ -418,6 +482,21 @@ export class SignalClient {
   private heartbeat(interval: number): void {
     if (this.pingSentAt !== null || Date.now() - this.lastMessageAt < interval) return;
     this.ping();
+  }
+
+  /** Bring the server's set for this socket in line with ours (two messages at most). */
+  private syncSubscriptions(): void {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== OPEN) return;
+    const add = [...this.workflows].filter((w) => !this.socketWorkflows.has(w));
+    const remove = [...this.socketWorkflows].filter((w) => !this.workflows.has(w));
+    try {
+      if (add.length) socket.send(JSON.stringify({ type: "subscribe", workflow_ids: add }));
+      if (remove.length) socket.send(JSON.stringify({ type: "unsubscribe", workflow_ids: remove }));
+      this.socketWorkflows = new Set(this.workflows);
+    } catch {
+      /* the close event follows; the next connect carries the set */
+    }
   }
 
   private ping(): void {

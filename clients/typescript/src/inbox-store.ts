@@ -21,6 +21,7 @@
 import type { SignalClient, Unsubscribe } from "./client.js";
 import type { InboxApi } from "./inbox.js";
 import type {
+  AnySignal,
   BulkAction,
   InboxCounts,
   InboxMessage,
@@ -28,7 +29,6 @@ import type {
   InboxSignal,
   InboxStateSet,
   InboxTarget,
-  Signal,
 } from "./types.js";
 
 /** What listeners of `InboxStore.subscribe` are told. */
@@ -38,7 +38,7 @@ export type InboxChange =
   | { type: "read"; ids: string[]; readAt: string | null }
   | { type: "all_read"; readAt: string }
   /** A new live signal (unread). */
-  | { type: "signal"; signal: Signal }
+  | { type: "signal"; signal: AnySignal }
   /** Read state changed somewhere this store cannot see in detail: refetch lists. */
   | { type: "stale" }
   /** Unread, unseen and total changed. */
@@ -220,7 +220,7 @@ export class InboxStore {
 
   // -- inputs ---------------------------------------------------------------------
 
-  private onLiveSignal(signal: Signal): void {
+  private onLiveSignal(signal: AnySignal): void {
     // A replayed signal may already be in the count fetched on reconnect; the confirmation settles it.
     if (this.count !== null && !this.client?.resuming) this.setCount(this.count + 1);
     if (this.allCounts !== null && !this.client?.resuming) {

@@ -25,8 +25,9 @@ export { InboxStore } from "./inbox-store.js";
 export type { BroadcastChannelLike, InboxChange, InboxStoreOptions, InboxSyncMessage } from "./inbox-store.js";
 export { mergeSignals, summarizeWorkflow } from "./workflow.js";
 export type { WorkflowProgress, WorkflowStep } from "./workflow.js";
-export { CloseCode, isSignal, parseServerMessage, SIGNAL_TYPES } from "./types.js";
+export { CloseCode, isSeedSignal, isSignal, isSignalOfType, parseServerMessage, SIGNAL_TYPE_PATTERN, SIGNAL_TYPES } from "./types.js";
 export type {
+  AnySignal,
   BulkAction,
   ClientMessage,
   CompletionData,
@@ -34,6 +35,7 @@ export type {
   ConnectedMessage,
   ConnectionState,
   ControlMessage,
+  CustomSignal,
   ErrorData,
   ErrorSignal,
   InboxCounts,
@@ -55,4 +57,5 @@ export type {
   SignalType,
   StatusUpdateData,
   StatusUpdateSignal,
+  SubscribedMessage,
 } from "./types.js";

@@ -16,6 +16,7 @@ import { createContext, createElement, useCallback, useContext, useEffect, useMe
 import type { SignalClient, StateChange } from "./client.js";
 import type { InboxStore } from "./inbox-store.js";
 import type {
+  AnySignal,
   BulkAction,
   ConnectionState,
   InboxCounts,
@@ -23,7 +24,6 @@ import type {
   InboxSignal,
   InboxStateSet,
   InboxTarget,
-  Signal,
   SignalType,
 } from "./types.js";
 import { mergeSignals, summarizeWorkflow, type WorkflowProgress } from "./workflow.js";
@@ -84,25 +84,26 @@ export function useConnectionState(): ConnectionStatus {
 }
 
 export interface SignalFilter {
-  signalType?: SignalType | SignalType[];
+  /** Seed or custom type(s). */
+  signalType?: SignalType | (string & {}) | string[];
   workflowId?: string;
   /** Keep at most this many (the newest; default 100). */
   limit?: number;
 }
 
-function matcher(filter: SignalFilter): (signal: Signal) => boolean {
-  const types = filter.signalType === undefined ? null : ([] as SignalType[]).concat(filter.signalType);
+function matcher(filter: SignalFilter): (signal: AnySignal) => boolean {
+  const types = filter.signalType === undefined ? null : ([] as string[]).concat(filter.signalType);
   return (signal) =>
     (types === null || types.includes(signal.signal_type)) &&
     (filter.workflowId === undefined || signal.workflow_id === filter.workflowId);
 }
 
 /** Live signals (oldest first), starting with those the client already holds. */
-export function useSignals(filter: SignalFilter = {}): Signal[] {
+export function useSignals(filter: SignalFilter = {}): AnySignal[] {
   const client = useSignalClient();
   const limit = filter.limit ?? 100;
   const key = JSON.stringify([filter.signalType ?? null, filter.workflowId ?? null, limit]);
-  const [signals, setSignals] = useState<Signal[]>(() => client.recent().filter(matcher(filter)).slice(-limit));
+  const [signals, setSignals] = useState<AnySignal[]>(() => client.recent().filter(matcher(filter)).slice(-limit));
   useEffect(() => {
     const match = matcher(filter);
     setSignals(client.recent().filter(match).slice(-limit));
@@ -120,7 +121,7 @@ export function useSignals(filter: SignalFilter = {}): Signal[] {
  */
 export function useWorkflowProgress(workflowId: string | null | undefined): WorkflowProgress & { loading: boolean } {
   const { client, inbox } = useSignalContext();
-  const [signals, setSignals] = useState<Signal[]>(() => (workflowId ? client.recent(workflowId) : []));
+  const [signals, setSignals] = useState<AnySignal[]>(() => (workflowId ? client.recent(workflowId) : []));
   const [loading, setLoading] = useState(Boolean(workflowId));
   useEffect(() => {
     if (!workflowId) {
@@ -133,7 +134,7 @@ export function useWorkflowProgress(workflowId: string | null | undefined): Work
     const load = async () => {
       setLoading(true);
       try {
-        const stored: Signal[] = [];
+        const stored: AnySignal[] = [];
         // Archived signals are still steps of the workflow.
         for await (const page of inbox.api.pages({ workflow_id: workflowId, limit: 100, archived: "any" }, 10)) {
           stored.push(...page.signals.map(stripReadState));
@@ -193,7 +194,8 @@ export function useInboxCounts(): InboxCounts | null {
 }
 
 export interface InboxFilters {
-  signal_type?: SignalType;
+  /** A seed or custom type. */
+  signal_type?: SignalType | (string & {});
   workflow_id?: string;
   /** `false`: unread only; `true`: read only. */
   read?: boolean;
@@ -223,7 +225,7 @@ export interface InboxView {
   bulk(action: BulkAction, target: InboxTarget): Promise<number>;
 }
 
-function matchesInbox(filters: InboxFilters, signal: Signal): boolean {
+function matchesInbox(filters: InboxFilters, signal: AnySignal): boolean {
   return (
     (filters.signal_type === undefined || signal.signal_type === filters.signal_type) &&
     (filters.workflow_id === undefined || filters.workflow_id === "" || signal.workflow_id === filters.workflow_id) &&
@@ -419,10 +421,10 @@ export function useInbox(filters: InboxFilters = {}): InboxView {
   return { signals, unreadCount, hasMore, loading, error, loadMore, refresh, markRead, markAllRead, update, remove, bulk };
 }
 
-function stripReadState(signal: InboxSignal): Signal {
+function stripReadState(signal: InboxSignal): AnySignal {
   const { read: _read, read_at: _readAt, seen: _seen, seen_at: _seenAt, archived: _archived, archived_at: _archivedAt, ...rest } =
     signal;
-  return rest as Signal;
+  return rest as AnySignal;
 }
 
 // Ready-made components (unstyled; `@signalhub/client/styles.css` is an optional look).

@@ -2,13 +2,21 @@
  * The wire protocol of signalhub, as TypeScript types.
  *
  * A *signal* is an event from a Temporal workflow to the user who started it
- * (status, progress, completion, error). It is not a Temporal Signal.
+ * (status, progress, completion, error, or a type of the application's own).
+ * It is not a Temporal Signal.
+ *
+ * The four seed types form a discriminated union (`Signal`, narrowed by
+ * `signal_type`); any other type is a `CustomSignal<T, D>`, whose `data` type
+ * the application states. `AnySignal` is what arrives on the wire.
  */
 
-/** The four kinds of signal. */
+/** The four seed kinds of signal (their `data` is validated by the server). */
 export type SignalType = "status_update" | "progress" | "completion" | "error";
 
 export const SIGNAL_TYPES: readonly SignalType[] = ["status_update", "progress", "completion", "error"];
+
+/** Every accepted `signal_type`, seed or custom (the server's pattern). */
+export const SIGNAL_TYPE_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
 
 /** `data` of a `status_update` signal. Extra keys set by the sender are kept. */
 export interface StatusUpdateData {
@@ -62,6 +70,36 @@ export type Signal = StatusUpdateSignal | ProgressSignal | CompletionSignal | Er
 
 /** The signal type whose `signal_type` is `T`. */
 export type SignalOf<T extends SignalType> = Extract<Signal, { signal_type: T }>;
+
+/**
+ * A signal of a type the application defined (e.g. `approval_needed`), with
+ * `data` of the type it states: `CustomSignal<"approval_needed", { question: string }>`.
+ * The server checks only that `data` is an object; `D` is the application's promise.
+ */
+export interface CustomSignal<T extends string = string, D extends object = Record<string, unknown>> {
+  id: string;
+  seq: number;
+  signal_type: T;
+  workflow_id: string;
+  data: D;
+  timestamp: string;
+}
+
+/** Anything that arrives as a signal: a seed signal or a custom one. Narrow with `isSeedSignal`. */
+export type AnySignal = Signal | CustomSignal<string, object>;
+
+/** True for the four seed types (then `signal_type` narrows `data`). */
+export function isSeedSignal(signal: AnySignal): signal is Signal {
+  return (SIGNAL_TYPES as readonly string[]).includes(signal.signal_type);
+}
+
+/** True when `signal` is of the custom type `type`; `D` is the data type the application expects for it. */
+export function isSignalOfType<T extends string, D extends object = Record<string, unknown>>(
+  signal: AnySignal,
+  type: T,
+): signal is CustomSignal<T, D> & AnySignal {
+  return signal.signal_type === type;
+}
 
 /** First frame of every connection: the user and the latest seq stored for them. */
 export interface ConnectedMessage {
@@ -124,13 +162,28 @@ export interface InboxPatch {
   archived?: boolean;
 }
 
-export type ControlMessage = ConnectedMessage | PongMessage | ResumedMessage | InboxMessage;
+/**
+ * Answer to `subscribe`/`unsubscribe`: the socket's whole workflow set. Empty
+ * means "all of the user's signals". A socket with a set receives only those
+ * workflows' signals, so its `seq`s have gaps by design (the other workflows').
+ */
+export interface SubscribedMessage {
+  type: "subscribed";
+  workflow_ids: string[];
+}
+
+export type ControlMessage = ConnectedMessage | PongMessage | ResumedMessage | InboxMessage | SubscribedMessage;
 
 /** Anything the server sends. */
-export type ServerMessage = Signal | ControlMessage;
+export type ServerMessage = AnySignal | ControlMessage;
 
 /** Anything the client sends. */
-export type ClientMessage = { type: "ping" } | { type: "pong" } | { type: "resume"; since: number };
+export type ClientMessage =
+  | { type: "ping" }
+  | { type: "pong" }
+  | { type: "resume"; since: number }
+  | { type: "subscribe"; workflow_ids: string[] }
+  | { type: "unsubscribe"; workflow_ids: string[] };
 
 /** WebSocket close codes used by the server, and what the client does about each. */
 export const CloseCode = {
@@ -175,7 +228,7 @@ export type ConnectionState =
  * A stored signal as the inbox returns it. `seen`/`archived` and their times
  * come from servers with inbox state (older ones omit them).
  */
-export type InboxSignal = Signal & {
+export type InboxSignal = AnySignal & {
   read: boolean;
   read_at: string | null;
   seen?: boolean;
@@ -198,7 +251,8 @@ export interface InboxQuery {
   limit?: number;
   offset?: number;
   cursor?: string | null;
-  signal_type?: SignalType;
+  /** A seed or custom type. */
+  signal_type?: SignalType | (string & {});
   workflow_id?: string;
   read?: boolean;
   /** `false` (the server's default): not archived; `true`: archived only; `"any"`: both. */
@@ -213,7 +267,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** True for signal frames, false for control frames. */
-export function isSignal(message: ServerMessage): message is Signal {
+export function isSignal(message: ServerMessage): message is AnySignal {
   return "signal_type" in message;
 }
 
@@ -232,14 +286,14 @@ export function parseServerMessage(text: string): ServerMessage | null {
   if (!isRecord(value)) return null;
   if (typeof value.signal_type === "string") {
     const ok =
-      (SIGNAL_TYPES as readonly string[]).includes(value.signal_type) &&
+      SIGNAL_TYPE_PATTERN.test(value.signal_type) &&
       typeof value.id === "string" &&
       typeof value.seq === "number" &&
       Number.isSafeInteger(value.seq) &&
       typeof value.workflow_id === "string" &&
       typeof value.timestamp === "string" &&
       isRecord(value.data);
-    return ok ? (value as unknown as Signal) : null;
+    return ok ? (value as unknown as AnySignal) : null;
   }
   switch (value.type) {
     case "connected":
@@ -250,6 +304,10 @@ export function parseServerMessage(text: string): ServerMessage | null {
       return { type: "resumed", recovered: value.recovered === true };
     case "inbox":
       return typeof value.unread_count === "number" ? (value as unknown as InboxMessage) : null;
+    case "subscribed":
+      return Array.isArray(value.workflow_ids) && value.workflow_ids.every((w) => typeof w === "string")
+        ? { type: "subscribed", workflow_ids: value.workflow_ids as string[] }
+        : null;
     default:
       return null;
   }

@@ -1,6 +1,6 @@
 /** Pure: the state of one workflow as its signals describe it. */
 
-import type { Signal } from "./types.js";
+import { isSeedSignal, type AnySignal } from "./types.js";
 
 /** One `progress` signal, as a step of the workflow. */
 export interface WorkflowStep {
@@ -28,11 +28,11 @@ export interface WorkflowProgress {
   result: unknown;
   error: { error: string; error_code: string | null } | null;
   /** Every signal of the workflow, in seq order, without duplicates. */
-  signals: Signal[];
+  signals: AnySignal[];
 }
 
 /** Merge two lists of signals: seq order, one per seq. */
-export function mergeSignals<T extends Signal>(a: readonly T[], b: readonly T[]): T[] {
+export function mergeSignals<T extends AnySignal>(a: readonly T[], b: readonly T[]): T[] {
   const bySeq = new Map<number, T>();
   for (const s of a) bySeq.set(s.seq, s);
   for (const s of b) if (!bySeq.has(s.seq)) bySeq.set(s.seq, s);
@@ -40,7 +40,7 @@ export function mergeSignals<T extends Signal>(a: readonly T[], b: readonly T[])
 }
 
 /** Fold a workflow's signals (any order, duplicates allowed) into its current state. */
-export function summarizeWorkflow(workflowId: string, signals: readonly Signal[]): WorkflowProgress {
+export function summarizeWorkflow(workflowId: string, signals: readonly AnySignal[]): WorkflowProgress {
   const ordered = mergeSignals(
     signals.filter((s) => s.workflow_id === workflowId),
     [],
@@ -58,6 +58,7 @@ export function summarizeWorkflow(workflowId: string, signals: readonly Signal[]
     signals: ordered,
   };
   for (const signal of ordered) {
+    if (!isSeedSignal(signal)) continue; // custom types are listed in `signals`, but do not move the phase
     switch (signal.signal_type) {
       case "status_update":
         state.status = signal.data.status;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { SignalClient, type SignalClientOptions, type StateChange } from "../src/client.js";
-import type { Signal } from "../src/types.js";
+import type { AnySignal } from "../src/types.js";
 import { FakeDocument, FakeWebSocket, FakeWindow, signal } from "./fakes.js";
 
 const USER = "11111111-1111-4111-8111-111111111111";
@@ -17,7 +17,7 @@ function makeClient(options: SignalClientOptions = {}) {
     backoff: { random: () => 0.5 },
     ...options,
   });
-  const received: Signal[] = [];
+  const received: AnySignal[] = [];
   const states: StateChange[] = [];
   client.on("signal", (s) => received.push(s));
   client.on("state", (s) => states.push(s));

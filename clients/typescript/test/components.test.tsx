@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SignalClient } from "../src/client.js";
 import { InboxApi } from "../src/inbox.js";
 import { InboxStore } from "../src/inbox-store.js";
-import { Inbox, InboxBell, SignalProvider, WorkflowProgress } from "../src/react.js";
+import { Inbox, InboxBell, SignalProvider, summarizeSignal, WorkflowProgress } from "../src/react.js";
 import { FakeWebSocket, signal } from "./fakes.js";
 import { FakeInboxServer, stored } from "./fake-inbox-server.js";
 
@@ -200,5 +200,19 @@ describe("<WorkflowProgress/>", () => {
     fireEvent.click(within(card).getByRole("button", { name: "Archive its signals" }));
     await waitFor(() => expect(within(card).getByTestId("workflow-archived").textContent).toBe("2 archived"));
     expect(server.signals.filter((s) => s.archived).map((s) => s.seq)).toEqual([1, 2]);
+  });
+});
+
+describe("custom signal types in the components", () => {
+  it("the inbox summarises a custom signal by its data and the progress card names its type", async () => {
+    const asked = { ...stored(1, {}, "wf-7"), signal_type: "approval_needed", data: { question: "Publish?" } } as never;
+    expect(summarizeSignal(asked)).toBe('{"question":"Publish?"}');
+    const server = new FakeInboxServer([asked, stored(2, {}, "wf-7")]);
+    mount(server, <WorkflowProgress workflowId="wf-7" label="Approval" />);
+    const card = await screen.findByRole("article", { name: "Approval" });
+    await waitFor(() => expect(within(card).getAllByTestId("workflow-signal")).toHaveLength(2));
+    const [first] = within(card).getAllByTestId("workflow-signal");
+    expect(first.getAttribute("data-type")).toBe("approval_needed");
+    expect(first.textContent).toBe("approval needed");
   });
 });

@@ -13,7 +13,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
 from ..signals import SignalError
-from ..wire import SignalType
 from .deps import HubDep, Service, ServiceRole
 
 router = APIRouter(tags=["service"])
@@ -22,14 +21,6 @@ router = APIRouter(tags=["service"])
 class SendTest(BaseModel):
     user_id: uuid.UUID = Field(description="The user to reach (a UUID, the token's `sub`)")
     message: str = Field(default="Test signal", max_length=1000)
-
-
-class EmitRequest(BaseModel):
-    user_id: uuid.UUID
-    signal_type: SignalType
-    workflow_id: str = Field(min_length=1, max_length=255)
-    data: dict[str, Any] = Field(default_factory=dict)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=512)
 
 
 class EmitResponse(BaseModel):
@@ -84,17 +75,6 @@ async def _emit_or_422(service: Any, *args: Any, **kwargs: Any) -> Any:
         # Same shape as every other 422 (the documented HTTPValidationError).
         detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=detail) from None
-
-
-@router.post("/api/v1/signals", response_model=EmitResponse, status_code=status.HTTP_201_CREATED)
-async def emit_signal(body: EmitRequest, response: Response, _: ServiceRole, service: Service) -> dict:
-    """Store and deliver a signal (service role); a repeated idempotency key answers 200."""
-    result = await _emit_or_422(
-        service, body.user_id, body.signal_type, body.workflow_id, body.data, idempotency_key=body.idempotency_key
-    )
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    return {"id": result.signal.id, "seq": result.signal.seq, "created": result.created}
 
 
 # -- probes and metrics (docs/security.md, "Health, readiness and metrics") -------------

@@ -18,7 +18,7 @@ from ..hub import Hub
 from ..runtime import open_runtime
 from ..settings import Settings, get_settings
 from ..transport import WebSocketBypass
-from . import admin, dev, documents, errors, inbox, inbox_state, ws
+from . import admin, approvals, dev, documents, errors, inbox, inbox_state, signals, ws
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox.router)
     app.include_router(inbox_state.router)
     app.include_router(admin.router)
+    app.include_router(signals.router)
     if documents_installed():  # the reference application's upload route: the `documents` extra
         app.include_router(documents.router)
+    app.include_router(approvals.router)
     if dev.dev_login_enabled(settings):
         app.include_router(dev.router)
     if settings.websocket_enabled:

@@ -10,7 +10,6 @@ directory (one machine, or a shared volume).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import shutil
@@ -27,6 +26,7 @@ from ..documents.extract import content_type_for, supported_extensions
 from ..documents.storage import DocumentStore
 from ..parsing import ascii_digits
 from .deps import CurrentUser
+from .temporal_client import temporal_client
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Room for the multipart envelope around the file when judging Content-Length.
 _ENVELOPE_BYTES = 64 * 1024
 _READ_SIZE = 256 * 1024
-TEMPORAL_CONNECT_TIMEOUT = 5.0
 
 
 class DocumentStarted(BaseModel):
@@ -86,32 +85,6 @@ _UPLOAD_BODY = {
 def _safe_name(name: str) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip("._")
     return base[-120:] or "document"
-
-
-async def _temporal_client(request: Request):
-    """The app's Temporal client, connected on first use (the API starts without Temporal)."""
-    from temporalio.client import Client
-
-    state = request.app.state
-    if getattr(state, "temporal_client", None) is not None:
-        return state.temporal_client
-    settings = state.settings
-    address = settings.temporal_address
-    if getattr(state, "temporal_lock", None) is None:
-        state.temporal_lock = asyncio.Lock()
-    async with state.temporal_lock:
-        if getattr(state, "temporal_client", None) is None:
-            try:
-                state.temporal_client = await asyncio.wait_for(
-                    Client.connect(address, namespace=settings.temporal_namespace), TEMPORAL_CONNECT_TIMEOUT
-                )
-            except Exception as exc:
-                log.warning("Temporal unreachable at %s: %s", address, exc)
-                raise HTTPException(
-                    status.HTTP_503_SERVICE_UNAVAILABLE,
-                    detail=f"Temporal is unreachable at {address}; the document was not processed. Try again later.",
-                ) from None
-    return state.temporal_client
 
 
 async def _save(upload: UploadFile, destination) -> int:
@@ -187,7 +160,7 @@ async def upload_document(request: Request, user: CurrentUser) -> dict[str, Any]
 async def _start(request: Request, document_id: str, domain_id: str, path, user: uuid.UUID, workflow_id: str) -> None:
     from ..documents.workflows import DocumentProcessingWorkflow
 
-    client = await _temporal_client(request)
+    client = await temporal_client(request, "the document was not processed")
     try:
         await client.start_workflow(
             DocumentProcessingWorkflow.run,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from ..inbox_state import ACTIONS, Target
 from ..parsing import parse_cursor, utc_bound
 from ..store import InboxFilter
-from ..wire import SignalType
+from ..wire import SIGNAL_TYPE_PATTERN
 from .deps import CurrentUser, Service, Store
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
 class InboxSignal(BaseModel):
     id: uuid.UUID
     seq: int
-    signal_type: SignalType
+    signal_type: str
     workflow_id: str
     data: dict[str, Any]
     timestamp: str
@@ -54,7 +54,7 @@ async def list_signals(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description="next_cursor of the previous page")] = None,
-    signal_type: SignalType | None = None,
+    signal_type: Annotated[str | None, Query(pattern=SIGNAL_TYPE_PATTERN, description="A seed or custom type")] = None,
     workflow_id: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$")] = None,  # PostgreSQL text has no NUL
     read: bool | None = None,
     archived: Annotated[Literal["false", "true", "any"], Query(description="`any`: both")] = "false",

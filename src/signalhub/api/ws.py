@@ -1,7 +1,9 @@
 """`GET /ws`: the live signal stream of the token's user.
 
 Handshake: `?token=JWT` or `Sec-WebSocket-Protocol: bearer, <JWT>`; optional
-`?since=SEQ` to resume. Close codes: 1001 going away, 1008 bad inbound
+`?since=SEQ` to resume; repeated `?workflow_id=` to follow only those
+workflows (`subscribe`/`unsubscribe` messages change the set later; see
+subscriptions.py and docs/protocol.md). Close codes: 1001 going away, 1008 bad inbound
 message, 1009 message too big, 1013 connection limit, 4401 token invalid or
 expired, 4408 too slow. See README.md and docs/delivery.md.
 """
@@ -26,6 +28,7 @@ from ..connection import Connection
 from ..faults import is_unavailable
 from ..hub import LimitExceeded
 from ..parsing import parse_seq
+from ..subscriptions import SubscriptionError, WorkflowFilter, parse_workflow_ids
 from ..transport import socket_for
 from ..wire import CLOSE_POLICY, CLOSE_TOKEN, CLOSE_TRY_AGAIN_LATER
 
@@ -66,6 +69,7 @@ class _Accepted(NamedTuple):
     user_id: uuid.UUID
     expires_at: float
     since: int | None
+    workflows: WorkflowFilter | None
 
 
 @router.websocket("/ws")
@@ -101,6 +105,7 @@ async def _serve(websocket: WebSocket, receive: Receive, send: Send) -> None:
         queue_limit=settings.send_queue_limit,
         resume_limit=settings.resume_limit,
     )
+    conn.workflows = accepted.workflows  # before it can receive anything
     try:
         hub.add(conn)
     except LimitExceeded as exc:
@@ -128,7 +133,8 @@ async def _serve(websocket: WebSocket, receive: Receive, send: Send) -> None:
         else:
             conn.start(latest if since is None else since, since)
         del accepted, since, latest
-        await _receive_loop(receive, conn, _RateLimit(settings.inbound_messages_per_second))
+        limits = _Limits(_RateLimit(settings.inbound_messages_per_second), settings.max_subscriptions_per_socket)
+        await _receive_loop(receive, conn, limits)
     except WebSocketDisconnect:
         pass
     finally:
@@ -172,10 +178,39 @@ async def _handshake(websocket: WebSocket) -> _Accepted | None:
         if since is None:
             await websocket.close(code=CLOSE_POLICY, reason="since must be a non-negative integer")
             return None
-    return _Accepted(principal.user_id, principal.expires_at, since)
+    workflows: WorkflowFilter | None = None
+    if "workflow_id" in query:
+        limit = settings.max_subscriptions_per_socket
+        try:
+            workflows = WorkflowFilter(limit, parse_workflow_ids(query.getlist("workflow_id"), limit, field="workflow_id"))
+        except SubscriptionError as exc:
+            await websocket.close(code=CLOSE_POLICY, reason=str(exc))
+            return None
+    return _Accepted(principal.user_id, principal.expires_at, since, workflows)
 
 
-async def _receive_loop(receive: Receive, conn: Connection, limit: _RateLimit) -> None:
+class _Limits(NamedTuple):
+    rate: _RateLimit
+    subscriptions: int
+
+
+def _change_subscriptions(conn: Connection, kind: str, body: dict, limit: int) -> str | None:
+    """Apply a subscribe/unsubscribe message and answer `subscribed`; the refusal reason otherwise."""
+    try:
+        ids = parse_workflow_ids(body.get("workflow_ids"), limit)
+        if conn.workflows is None:
+            conn.workflows = WorkflowFilter(limit)
+        if kind == "subscribe":
+            conn.workflows.subscribe(ids)
+        else:
+            conn.workflows.unsubscribe(ids)
+    except SubscriptionError as exc:
+        return f"{kind}: {exc}"
+    conn.send_control(conn.workflows.answer())
+    return None
+
+
+async def _receive_loop(receive: Receive, conn: Connection, limits: _Limits) -> None:
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
@@ -184,7 +219,7 @@ async def _receive_loop(receive: Receive, conn: Connection, limit: _RateLimit) -
         if text is None:
             conn.request_close(CLOSE_POLICY, "binary frames are not accepted; send JSON text")
             return
-        if not limit.allow():
+        if not limits.rate.allow():
             conn.request_close(CLOSE_POLICY, "too many messages; slow down")
             return
         try:
@@ -203,6 +238,11 @@ async def _receive_loop(receive: Receive, conn: Connection, limit: _RateLimit) -
                 conn.request_close(CLOSE_POLICY, "resume.since must be a non-negative integer")
                 return
             conn.resume(since)
+        elif kind in ("subscribe", "unsubscribe"):
+            refusal = _change_subscriptions(conn, kind, body, limits.subscriptions)
+            if refusal is not None:
+                conn.request_close(CLOSE_POLICY, refusal)
+                return
         else:
-            conn.request_close(CLOSE_POLICY, "unknown message type; expected ping or resume")
+            conn.request_close(CLOSE_POLICY, "unknown message type; expected ping, resume, subscribe or unsubscribe")
             return

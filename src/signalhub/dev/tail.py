@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
+from urllib.parse import urlencode
 
 import websockets
 from websockets.typing import Subprotocol
@@ -14,11 +16,13 @@ class TokenRejected(Exception):
     """The server closed with 4401: retrying with the same token cannot succeed."""
 
 
-async def tail(url: str, token: str, since: int | None) -> None:
+async def tail(url: str, token: str, since: int | None, workflows: Sequence[str] = ()) -> None:
+    """`workflows`: follow only these (the socket subscribes at connect, also on every reconnect)."""
     last = since
     delay = 0.5
     while True:
-        target = url if last is None else f"{url}?since={last}"
+        params = ([("since", str(last))] if last is not None else []) + [("workflow_id", w) for w in workflows]
+        target = f"{url}?{urlencode(params)}" if params else url
         try:
             # The token goes in the subprotocol header, not the URL.
             async with websockets.connect(target, subprotocols=[Subprotocol("bearer"), Subprotocol(token)]) as ws:

@@ -116,7 +116,8 @@ class SignalActivities:
     async def send_workflow_signal_activity(
         self, user_id: Untrusted, workflow_id: Untrusted, signal_type: Untrusted, data: Untrusted = None
     ) -> SentSignal:
-        """`signal_type` with its `data` (an object)."""
+        """Any signal type with its `data` (an object): a seed type (validated) or one of the
+        application's own, such as `approval_needed`."""
         return await self._emit(user_id, signal_type, workflow_id, data)
 
     @activity.defn

@@ -52,6 +52,7 @@ from ..retention import run_periodically as run_retention
 from ..runtime import Runtime, open_runtime
 from ..settings import DEFAULT_TEMPORAL_ADDRESS, Settings
 from .activities import SignalActivities, SignalEmitter
+from .approval import ApprovalWorkflow
 from .interceptors import LifecycleSignalsInterceptor
 
 log = logging.getLogger("signalhub.worker")
@@ -150,7 +151,7 @@ def build_worker(
     emitter: SignalEmitter | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
-    """The worker for `signalhub worker`: the document workflow, `activities`, and what `imports` names."""
+    """The worker for `signalhub worker`: the document and approval workflows, `activities`, and what `imports` names."""
     extra_workflows, extra_activities = imported_definitions(imports, emitter)
     chosen = list(interceptors)
     if lifecycle_signals:
@@ -158,7 +159,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=list(dict.fromkeys([DocumentProcessingWorkflow, *extra_workflows])),
+        workflows=list(dict.fromkeys([DocumentProcessingWorkflow, ApprovalWorkflow, *extra_workflows])),
         activities=list(dict.fromkeys([*activities, *extra_activities])),
         interceptors=chosen,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

@@ -11,7 +11,7 @@
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 
 import { useInbox, useInboxStore, useUnreadCount } from "../react.js";
-import type { BulkAction, InboxSignal, SignalType } from "../types.js";
+import { isSeedSignal, type BulkAction, type InboxSignal, type SignalType } from "../types.js";
 
 export type InboxTab = "unread" | "all" | "archived";
 
@@ -46,6 +46,7 @@ const TYPES: { value: SignalType | ""; label: string }[] = [
 
 /** A one-line description of a signal. */
 export function summarizeSignal(signal: InboxSignal): string {
+  if (!isSeedSignal(signal)) return JSON.stringify(signal.data).slice(0, 120); // a custom type: its data as is
   switch (signal.signal_type) {
     case "status_update":
       return signal.data.message ? `${signal.data.status}: ${signal.data.message}` : signal.data.status;

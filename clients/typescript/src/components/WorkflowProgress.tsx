@@ -7,7 +7,7 @@
 import { useState, type ReactNode } from "react";
 
 import { useInboxStore, useWorkflowProgress } from "../react.js";
-import type { Signal } from "../types.js";
+import { isSeedSignal, type AnySignal } from "../types.js";
 import type { WorkflowProgress as Progress } from "../workflow.js";
 
 export interface WorkflowProgressProps {
@@ -16,8 +16,8 @@ export interface WorkflowProgressProps {
   label?: ReactNode;
   /** What a completed workflow shows (default: "Done."). */
   renderResult?: (result: unknown, state: Progress) => ReactNode;
-  /** One line per signal (default: step name, percent, status, "completed" or "failed"). */
-  renderSignal?: (signal: Signal) => ReactNode;
+  /** One line per signal (default: step name, percent, status, "completed" or "failed"; a custom type's name). */
+  renderSignal?: (signal: AnySignal) => ReactNode;
   /** Offer a button that archives every inbox signal of this workflow (default true). */
   archiveButton?: boolean;
   className?: string;
@@ -25,7 +25,8 @@ export interface WorkflowProgressProps {
 
 const PHASES = { waiting: "Waiting", running: "Running", completed: "Completed", failed: "Failed" } as const;
 
-export function defaultSignalLine(signal: Signal): ReactNode {
+export function defaultSignalLine(signal: AnySignal): ReactNode {
+  if (!isSeedSignal(signal)) return <span className="sh-step-name">{signal.signal_type.replaceAll("_", " ")}</span>;
   switch (signal.signal_type) {
     case "progress":
       return (

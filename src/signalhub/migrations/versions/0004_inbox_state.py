@@ -2,8 +2,6 @@
 
 Revision ID: 0004
 Revises: 0002
-
-(0003_open_signal_types is written in parallel: once it lands, this revises 0003.)
 """
 
 from alembic import op
