@@ -7,21 +7,20 @@ handed to a socket are finished, and then uvicorn shuts down.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from .logs import log_config
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from .fastapi import SignalHub
+
 log = logging.getLogger(__name__)
-
-
-#: How long open sockets get to receive their 1001 before uvicorn closes what is left.
-CLOSE_SOCKETS_TIMEOUT = 3.0
 
 
 class GracefulServer(uvicorn.Server):
@@ -30,23 +29,18 @@ class GracefulServer(uvicorn.Server):
     uvicorn alone would close WebSockets with 1012; ours asks every connection
     to close with 1001 (its sender finishes the frame it is writing, drops the
     rest — the client resumes elsewhere by seq) and waits, bounded by
-    `CLOSE_SOCKETS_TIMEOUT`, before uvicorn's own shutdown closes the rest.
+    `signalhub.fastapi.CLOSE_SOCKETS_TIMEOUT`, before uvicorn's own shutdown
+    closes the rest.
     """
 
-    def __init__(self, config: uvicorn.Config, app) -> None:
+    def __init__(self, config: uvicorn.Config, hub: SignalHub) -> None:
         super().__init__(config)
-        self._signalhub_app = app
+        self._signalhub = hub
 
     async def shutdown(self, sockets=None) -> None:  # type: ignore[override]
         for server in self.servers:  # stop accepting first: nobody new to close
             server.close()
-        hub = getattr(self._signalhub_app.state, "hub", None)
-        if hub is not None and hub.total:
-            log.info("closing %d WebSocket(s) with 1001", hub.total)
-            hub.close_all()
-            deadline = asyncio.get_running_loop().time() + CLOSE_SOCKETS_TIMEOUT
-            while hub.total and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.02)
+        await self._signalhub.close_sockets()
         await super().shutdown(sockets)
 
 
@@ -72,9 +66,10 @@ def serve(
     from .api import app as app_module
 
     fastapi_app = app_module.create_app(settings)
+    hub: SignalHub = fastapi_app.state.signalhub
     config = uvicorn.Config(
-        app_module.DirectWebSocket(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
-        interface="asgi3",  # DirectWebSocket.__call__ returns the coroutine: not detectable as ASGI 3
+        hub.asgi(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
+        interface="asgi3",
         host=host,
         port=port,
         log_config=log_config(log_level.upper()),
@@ -92,5 +87,5 @@ def serve(
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_graceful_shutdown=5,
     )
-    server = GracefulServer(config, fastapi_app)
+    server = GracefulServer(config, hub)
     server.run()

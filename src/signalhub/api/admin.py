@@ -14,6 +14,9 @@ from ..signals import SignalError
 from .deps import HubDep, Service, ServiceRole, Store
 
 router = APIRouter(tags=["service"])
+# The server's own health and metrics: `signalhub api` serves them; an app that
+# embeds signalhub keeps its own (SignalHub.router leaves them out).
+health_router = APIRouter(tags=["health"])
 
 
 class SendTest(BaseModel):
@@ -94,7 +97,7 @@ async def emit_signal(body: EmitRequest, response: Response, _: ServiceRole, ser
     return {"id": result.signal.id, "seq": result.signal.seq, "created": result.created}
 
 
-@router.get("/healthz")
+@health_router.get("/healthz")
 async def healthz(store: Store) -> dict:
     """Liveness and database reachability."""
     try:
@@ -104,6 +107,6 @@ async def healthz(store: Store) -> dict:
     return {"status": "ok"}
 
 
-@router.get("/metrics", include_in_schema=False)
+@health_router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
