@@ -31,6 +31,7 @@ from . import metrics
 from .api import admin, inbox, ws
 from .auth import TokenVerifier
 from .hub import Hub
+from .logs import RedactTokens
 from .retention import run_periodically as run_retention
 from .runtime import Runtime, open_runtime
 from .service import EmitResult
@@ -50,6 +51,8 @@ class SignalHub:
       `/api/v1/signals`, `/ws/status`, `/ws/send-test`); including it adds no
       middleware, exception handler or dependency to the host's app. The one
       thing written to the host app is `app.state.signalhub`, by `lifespan`.
+    - tokens never reach the server log: `lifespan` adds signalhub's redacting
+      filter to uvicorn's loggers (`redact_server_logs`).
     - tokens are verified with signalhub's own Supabase settings
       (`SUPABASE_JWT_SECRET`, `SUPABASE_URL`), whatever auth the host uses
       for its own routes.
@@ -123,6 +126,7 @@ class SignalHub:
             self.runtime, self.connections = runtime, connections
             if app is not None:
                 app.state.signalhub = self
+            redact_server_logs()
             try:
                 yield
             finally:
@@ -175,6 +179,20 @@ class SignalHub:
         if not self.settings.websocket_enabled:
             return app
         return DirectSockets(self, app, path or socket_path(app))
+
+
+#: The server loggers that print a socket's request line, `?token=` included.
+SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")
+
+
+def redact_server_logs() -> None:
+    """Keep tokens out of the host's server log (a token in `?token=` is in
+    uvicorn's request line): the same filter `signalhub api` logs through,
+    added once to uvicorn's loggers; nothing else of the host's logging changes."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
 
 
 def socket_path(app: Any) -> str:
