@@ -23,11 +23,13 @@ MODULES = {
     "signalhub": "bench.peers.signalhub_app",
     "cm": "bench.peers.connection_manager",
     "socketio": "bench.peers.socketio_app",
+    "embedded": "bench.peers.embedded_app",
 }
 LABELS = {
     "signalhub": "signalhub",
     "cm": "FastAPI-docs ConnectionManager",
     "socketio": "python-socketio (ASGI)",
+    "embedded": "signalhub in a host FastAPI app (hub.asgi)",
 }
 
 
@@ -59,7 +61,7 @@ class SystemProcess:
             SIGNALHUB_MAX_CONNECTIONS="50000",
             SIGNALHUB_MAX_CONNECTIONS_PER_USER="50000",
         )
-        if direct == "0":  # signalhub before /ws left FastAPI's routing (a comparison variant)
+        if direct == "0":  # /ws through FastAPI's routing (signalhub before DirectWebSocket; embedded without hub.asgi)
             self.env["BENCH_FASTAPI_WS"] = "1"
         self.env.update(env or {})
         self.proc: subprocess.Popen | None = None

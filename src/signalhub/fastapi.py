@@ -7,6 +7,7 @@
     await hub.emit(user_id, "status_update", "thing-1", {"status": "created"})
 
     app = hub.asgi(app)                    # optional: the socket path `signalhub api` uses
+    hub.serve(app, host=…, port=…)         # optional: uvicorn as `signalhub api` runs it
 
 `signalhub api` is built from the same object (`api/app.py`), so the two
 cannot drift apart.
@@ -165,6 +166,23 @@ class SignalHub:
             user_id, signal_type, workflow_id, data, idempotency_key=idempotency_key
         )
 
+    def uvicorn_options(self) -> dict[str, Any]:
+        """uvicorn's WebSocket settings as `signalhub api` runs them: its lean
+        protocol, no per-message deflate, its message size limit and keepalive.
+        `uvicorn.run(hub.asgi(app), host=…, port=…, **hub.uvicorn_options())`."""
+        from .server import socket_options
+
+        return socket_options(self.settings)
+
+    def serve(self, app: ASGIApp, **options: Any) -> None:
+        """Run `app` with uvicorn as `signalhub api` runs itself: wrapped by
+        `asgi`, with `uvicorn_options()`, and a shutdown that closes every
+        socket with 1001 before uvicorn's own (which would say 1012).
+        `options`: any `uvicorn.Config` argument (`host`, `port`, `log_level`, …)."""
+        from .server import run_server
+
+        run_server(self.asgi(app), self, **options)
+
     def asgi(self, app: ASGIApp, *, path: str | None = None) -> ASGIApp:
         """`app`, with signalhub's WebSocket answered before FastAPI's router.
 
@@ -176,7 +194,7 @@ class SignalHub:
         `path`: where the socket is, by default the path of `router`'s `/ws` in
         `app` (so include the router first). Everything else goes to `app`.
         """
-        if not self.settings.websocket_enabled:
+        if not self.settings.websocket_enabled or isinstance(app, DirectSockets):
             return app
         return DirectSockets(self, app, path or socket_path(app))
 

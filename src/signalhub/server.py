@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -54,6 +54,20 @@ def _ws_protocol(name: str) -> str:
     return WS_PROTOCOL if name in ("signalhub", "") else name
 
 
+def socket_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket settings as `signalhub api` runs them (`SignalHub.uvicorn_options()`
+    hands them to an app embedding signalhub)."""
+    return {
+        # See docs/performance.md: which implementation, and why per-message deflate is off
+        # by default (a zlib context per socket costs more memory and CPU than small JSON saves).
+        "ws": _ws_protocol(os.environ.get("SIGNALHUB_WS_IMPL", "signalhub")),
+        "ws_per_message_deflate": os.environ.get("SIGNALHUB_WS_DEFLATE", "false").lower() in ("1", "true", "yes"),
+        "ws_max_size": settings.max_inbound_message_bytes,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+    }
+
+
 def serve(
     settings: Settings,
     *,
@@ -67,25 +81,24 @@ def serve(
 
     fastapi_app = app_module.create_app(settings)
     hub: SignalHub = fastapi_app.state.signalhub
-    config = uvicorn.Config(
+    run_server(
         hub.asgi(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
-        interface="asgi3",
+        hub,
         host=host,
         port=port,
         log_config=log_config(log_level.upper()),
         log_level=log_level,
-        # See docs/performance.md: which implementation, and why per-message deflate is off
-        # by default (a zlib context per socket costs more memory and CPU than small JSON saves).
-        ws=_ws_protocol(os.environ.get("SIGNALHUB_WS_IMPL", "signalhub")),
-        ws_per_message_deflate=os.environ.get("SIGNALHUB_WS_DEFLATE", "false").lower() in ("1", "true", "yes"),
-        ws_max_size=settings.max_inbound_message_bytes,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_graceful_shutdown=5,
     )
-    server = GracefulServer(config, hub)
-    server.run()
+
+
+def run_server(app: Any, hub: SignalHub, **options: Any) -> None:
+    """uvicorn with `socket_options` (unless `options` say otherwise) and a
+    shutdown that says 1001 on every socket first: `signalhub api` and
+    `SignalHub.serve` alike."""
+    config = uvicorn.Config(app, **{"interface": "asgi3", **socket_options(hub.settings), **options})
+    GracefulServer(config, hub).run()

@@ -5,6 +5,8 @@ auth on its own routes and its own WebSocket; signalhub is three lines.
 Test knobs (environment, read by this test app only): `HOST_PREFIX` includes
 signalhub under a prefix; `HOST_WRAP=1` serves signalhub's socket through
 `hub.asgi(app)`; `HOST_ECHO_PATH` is where the host's own WebSocket lives.
+`python -m tests.embedding.host_app PORT` serves it as docs/embedding.md's
+`main.py` does: `hub.serve(app)`.
 """
 
 from __future__ import annotations
@@ -84,3 +86,8 @@ async def host_echo(websocket: WebSocket) -> None:
 
 if os.environ.get("HOST_WRAP") == "1":
     app = hub.asgi(app)
+
+if __name__ == "__main__":
+    import sys
+
+    hub.serve(app, host="127.0.0.1", port=int(sys.argv[1]))

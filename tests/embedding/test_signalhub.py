@@ -144,6 +144,7 @@ async def test_the_wrapper_takes_only_signalhubs_socket_path_and_passes_everythi
     hub = SignalHub(_settings(database_url))
     host = _HostApp()
     wrapped = hub.asgi(host, path="/realtime/ws")
+    assert hub.asgi(wrapped) is wrapped  # hub.serve(app) of an app already wrapped wraps it once
     others = [("http", "/realtime/ws"), ("websocket", "/ws"), ("websocket", "/realtime/ws/"),
               ("websocket", "/REALTIME/ws"), ("websocket", "/realtime/ws\u0660"), ("lifespan", "")]
     for kind, path in others:
