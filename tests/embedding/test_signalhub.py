@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Iterator
 
 import asyncpg
+import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from signalhub.fastapi import SERVER_LOGGERS, SignalHub, socket_path
@@ -16,7 +18,7 @@ from signalhub.logs import RedactTokens
 from signalhub.migrations import scratch_database
 from signalhub.settings import ConfigError, Settings
 from signalhub.signals import SignalError
-from tests.support import SECRET
+from tests.support import SECRET, async_wait_until, connect, free_port
 
 
 def _settings(database_url: str | None, **extra) -> Settings:
@@ -163,3 +165,26 @@ async def test_without_websockets_there_is_no_socket_route_and_nothing_to_wrap(d
     assert hub.asgi(app) is app
     with pytest.raises(ValueError):
         socket_path(app)
+
+
+async def test_the_lifespan_serves_as_the_apps_own_lifespan(database_url, token):
+    hub = SignalHub(_settings(database_url), migrate=False)
+    app = FastAPI(lifespan=hub.lifespan)
+    app.include_router(hub.router)
+    user = uuid.uuid4()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        await async_wait_until(lambda: server.started or serving.done(), timeout=20, what="uvicorn started")
+        assert app.state.signalhub is hub and hub.runtime is not None
+        base = f"127.0.0.1:{server.config.port}"
+        async with httpx.AsyncClient(base_url=f"http://{base}") as http:
+            answer = await http.get("/api/v1/inbox/signals/unread-count", headers={"Authorization": f"Bearer {token(user)}"})
+        assert answer.json() == {"unread_count": 0}
+        ws, hello = await connect(f"ws://{base}/ws", token(user))
+        assert hello["user_id"] == str(user)
+        await ws.close()
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 20)
+    assert hub.runtime is None and hub.connections.total == 0
