@@ -47,6 +47,13 @@ async def test_emit_runs_on_the_hosts_pool_and_leaves_it_as_the_host_had_it(data
     assert await host_pool.fetchval("""SELECT '{"a": 1}'::jsonb""") == '{"a": 1}'
 
 
+async def test_a_dsn_given_to_the_hub_is_used_instead_of_database_url(database_url):
+    hub = SignalHub(_settings("postgresql://nobody@127.0.0.1:1/nowhere"), dsn=database_url, migrate=False)
+    async with hub.lifespan():
+        assert hub.runtime.database_url == database_url
+        assert (await hub.emit(uuid.uuid4(), "completion", "wf-dsn", {"result": {"ok": True}})).created
+
+
 async def test_a_hosts_pool_without_a_dsn_needs_another_broker_and_says_so(host_pool):
     with pytest.raises(ConfigError, match="needs a DSN"):
         async with SignalHub(_settings(None), pool=host_pool, migrate=False).lifespan():
