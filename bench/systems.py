@@ -29,7 +29,7 @@ LABELS = {
     "signalhub": "signalhub",
     "cm": "FastAPI-docs ConnectionManager",
     "socketio": "python-socketio (ASGI)",
-    "embedded": "signalhub in a host FastAPI app (hub.asgi)",
+    "embedded": "signalhub in a host FastAPI app",
 }
 
 
@@ -74,7 +74,8 @@ class SystemProcess:
     def label(self) -> str:
         options = ([f"ws={self.ws}"] if self.ws != "auto" else []) + (
             [f"deflate={'on' if self.deflate == '1' else 'off'}"] if self.deflate != "default" else []) + (
-            ["/ws through FastAPI routing"] if self.direct == "0" else [])
+            ["/ws through FastAPI routing"] if self.direct == "0" else
+            ["hub.asgi"] if self.kind == "embedded" else [])
         return LABELS[self.kind] + (f" [{', '.join(options)}]" if options else "")
 
     def start(self, timeout: float = 60.0) -> SystemProcess:
