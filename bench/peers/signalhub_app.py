@@ -34,7 +34,7 @@ def _frame(app: FastAPI, user: str, data: dict) -> str:
 
 
 async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> None:
-    hub = app.state.hub
+    hub = app.state.signalhub.connections
     users = list(hub.status()["connected_users"])
     async for _ in paced_rounds(rounds, rate):
         data = {"status": "running", "pad": padding(size)}
@@ -56,7 +56,7 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
     @app.post("/bench/emit", include_in_schema=False)
     async def emit(request: Request) -> dict:
         body = await request.json()
-        request.app.state.hub.dispatch(_frame(request.app, body["user"], body["data"]))
+        request.app.state.signalhub.connections.dispatch(_frame(request.app, body["user"], body["data"]))
         return {"ok": True}
 
     @app.get("/bench/memory", include_in_schema=False)
@@ -88,7 +88,7 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
 
     @app.get("/bench/stats", include_in_schema=False)
     async def stats(request: Request) -> dict:
-        return {"connections": request.app.state.hub.total}
+        return {"connections": request.app.state.signalhub.connections.total}
 
     # Ahead of the web page's catch-all mount at "/".
     app.router.routes[:] = [r for r in app.router.routes if r not in existing] + existing
@@ -106,7 +106,9 @@ def main() -> None:
     app_module.create_app = lambda settings=None: add_bench_routes(create_app(settings))
     if os.environ.get("BENCH_FASTAPI_WS") == "1":
         # The comparison variant: /ws served by FastAPI's router, as before DirectWebSocket.
-        app_module.DirectWebSocket = lambda app: app
+        from signalhub.fastapi import SignalHub
+
+        SignalHub.asgi = lambda self, app, **_: app
     if args.ws != "auto":
         os.environ["SIGNALHUB_WS_IMPL"] = args.ws
     if args.deflate != "default":

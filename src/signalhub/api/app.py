@@ -1,10 +1,12 @@
-"""The FastAPI application: lifespan wiring and routers."""
+"""`signalhub api`'s FastAPI application: a `SignalHub` (the same object an app
+embedding signalhub uses, signalhub/fastapi.py) plus what only the standalone
+server has: CORS, body limits, error mapping, health, metrics, the reference
+document pipeline, the dev sign-in and the demo page."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,14 +15,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from .. import __version__
 from .._extras import documents_installed
-from ..auth import TokenVerifier
-from ..hub import Hub
-from ..runtime import open_runtime
+from ..fastapi import SignalHub
 from ..settings import Settings, get_settings
-from .. import __version__, metrics
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
-from . import admin, dev, documents, errors, inbox, inbox_state, ws
+from . import admin, dev, documents, errors, ws
 
 log = logging.getLogger(__name__)
 
@@ -28,32 +28,17 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "static" / "web"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The standalone app; its `SignalHub` is `app.state.signalhub` (`hub.asgi(app)` is what gets served)."""
     settings = settings or get_settings()
-    verifier = TokenVerifier.from_settings(settings)  # fails fast without a secret
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings) as runtime:
-            hub = Hub(
-                max_connections=settings.max_connections,
-                max_connections_per_user=settings.max_connections_per_user,
-            )
-            app.state.runtime = runtime
-            app.state.hub = hub
-            metrics.watch(hub, runtime.broker)
-            if settings.websocket_enabled:
-                await runtime.broker.subscribe(hub.dispatch, hub.catch_up_all)
-            yield
-            hub.close_all()
-
+    hub = SignalHub(settings, run_retention=False)  # the worker runs retention (temporal/worker.py)
     app = FastAPI(
         title="signalhub",
         summary="Live, persisted signals from Temporal workflows to their users.",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=hub.lifespan,
     )
-    app.state.settings = settings
-    app.state.verifier = verifier
+    app.state.settings = settings  # the document and dev routes read it
+    app.state.signalhub = hub  # also set by hub.lifespan; here so that the server finds it before start-up
     # Added before CORS so that CORS wraps it: a 413 still carries the CORS headers.
     app.add_middleware(
         BodySizeLimit,
@@ -68,15 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     errors.install(app)
-    app.include_router(inbox.router)
-    app.include_router(inbox_state.router)
-    app.include_router(admin.router)
+    app.include_router(hub.router)
+    app.include_router(admin.health_router)
     if documents_installed():  # the reference application's upload route: the `documents` extra
         app.include_router(documents.router)
     if dev.dev_login_enabled(settings):
         app.include_router(dev.router)
-    if settings.websocket_enabled:
-        app.include_router(ws.router)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

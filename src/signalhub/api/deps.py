@@ -7,17 +7,34 @@ a hop per dependency per request that costs more than the work itself.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from ..auth import AuthError, Principal
 from ..hub import Hub
 from ..service import SignalService
 from ..store import SignalStore
 
+if TYPE_CHECKING:
+    from ..fastapi import SignalHub
+
 _bearer = HTTPBearer(auto_error=False, description="A Supabase-style JWT")
+
+
+def signalhub_of(connection: HTTPConnection) -> SignalHub:
+    """The running `SignalHub` of this request or socket (`app.state.signalhub`,
+    set by `SignalHub.lifespan`): the one place the routes find their settings,
+    store, service and connections, in `signalhub api` and in a host app alike."""
+    hub = getattr(connection.app.state, "signalhub", None)
+    if hub is None or hub.runtime is None:
+        raise RuntimeError(
+            "signalhub is not running: enter `hub.lifespan(app)` in the app's lifespan "
+            "(FastAPI(lifespan=hub.lifespan), or `async with hub.lifespan(app):` in your own; docs/embedding.md)"
+        )
+    return hub
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -33,7 +50,7 @@ async def get_principal(
     if credentials is None:
         raise _unauthorized("missing bearer token (Authorization: Bearer <JWT>)")
     try:
-        return await request.app.state.verifier.verify_async(credentials.credentials)
+        return await signalhub_of(request).verifier.verify_async(credentials.credentials)
     except AuthError as exc:
         raise _unauthorized(str(exc)) from None
 
@@ -51,15 +68,15 @@ async def require_service_role(principal: Annotated[Principal, Depends(get_princ
 
 
 async def get_store(request: Request) -> SignalStore:
-    return request.app.state.runtime.store
+    return signalhub_of(request).runtime.store
 
 
 async def get_service(request: Request) -> SignalService:
-    return request.app.state.runtime.service
+    return signalhub_of(request).runtime.service
 
 
 async def get_hub(request: Request) -> Hub:
-    return request.app.state.hub
+    return signalhub_of(request).connections
 
 
 CurrentUser = Annotated[uuid.UUID, Depends(get_current_user)]

@@ -30,6 +30,7 @@ from ..faults import is_unavailable
 from ..hub import LimitExceeded
 from ..parsing import parse_seq
 from ..wsprotocol import ABORT, WRITE_FRAME
+from .deps import signalhub_of
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -104,10 +105,8 @@ async def signal_stream(websocket: WebSocket, asgi_send: Send | None = None, asg
     accepted = await _handshake(websocket)
     if accepted is None:
         return
-    app = websocket.app
-    settings = app.state.settings
-    runtime = app.state.runtime
-    hub = app.state.hub
+    signalhub = signalhub_of(websocket)
+    settings, runtime, hub = signalhub.settings, signalhub.runtime, signalhub.connections
     conn = Connection(
         accepted.user_id,
         runtime.store,
@@ -159,7 +158,8 @@ async def _handshake(websocket: WebSocket) -> _Accepted | None:
     Headers and query string (which may hold the token) are read here once and
     then dropped from the scope: an open socket keeps no copy of its handshake
     (memory per idle socket, and no token lingering in memory)."""
-    settings = websocket.app.state.settings
+    signalhub = signalhub_of(websocket)
+    settings = signalhub.settings
     scope = websocket.scope
     headers = Headers(scope=scope)
     query = QueryParams(scope["query_string"])
@@ -174,7 +174,7 @@ async def _handshake(websocket: WebSocket) -> _Accepted | None:
     scope["headers"] = []
     scope["query_string"] = b""
     try:
-        principal = await websocket.app.state.verifier.verify_async(token)  # a JWKS fetch must not block the loop
+        principal = await signalhub.verifier.verify_async(token)  # a JWKS fetch must not block the loop
     except AuthError as exc:
         await websocket.close(code=CLOSE_TOKEN, reason=str(exc))
         return None
