@@ -23,13 +23,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.datastructures import State
 from starlette.routing import NoMatchFound
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import metrics
-from .api import admin, inbox, inbox_state, ws
+from .api import admin, errors, inbox, inbox_state, ws
 from .auth import TokenVerifier
 from .hub import Hub
 from .logs import RedactTokens
@@ -52,6 +52,10 @@ class SignalHub:
       state changes, `/api/v1/signals`, `/ws/status`, `/ws/send-test`); including it adds no
       middleware, exception handler or dependency to the host's app. The one
       thing written to the host app is `app.state.signalhub`, by `lifespan`.
+    - a database outage while one of those HTTP routes runs is a 503 with
+      `Retry-After` (a dependency on signalhub's routes alone); the socket closes
+      with 1013. Readiness and health are not in `router`: `signalhub api` serves
+      them from `api.admin.health_router`, which a host may include too.
     - tokens never reach the server log: `lifespan` adds signalhub's redacting
       filter to uvicorn's loggers (`redact_server_logs`).
     - tokens are verified with signalhub's own Supabase settings
@@ -102,9 +106,12 @@ class SignalHub:
 
     def _build_router(self) -> APIRouter:
         router = APIRouter()
-        router.include_router(inbox.router)
-        router.include_router(inbox_state.router)
-        router.include_router(admin.router)
+        # HTTP routes answer a database outage with 503 in any app (signalhub api also has a
+        # middleware for it; a host app has only this). Not on /ws: it closes with 1013 itself.
+        http = [Depends(errors.outages_answer_503)]
+        router.include_router(inbox.router, dependencies=http)
+        router.include_router(inbox_state.router, dependencies=http)
+        router.include_router(admin.router, dependencies=http)
         if self.settings.websocket_enabled:
             router.include_router(ws.router)
         return router

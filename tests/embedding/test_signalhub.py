@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from signalhub.api.admin import health_router
 from signalhub.fastapi import SERVER_LOGGERS, SignalHub, socket_path
 from signalhub.logs import RedactTokens
 from signalhub.migrations import scratch_database
@@ -87,6 +88,40 @@ async def test_on_a_hosts_pool_signalhub_migrates_and_works_in_its_own_schema_an
             assert not conn.is_in_transaction()
     finally:
         await pool.close()
+
+
+async def test_in_a_host_app_an_outage_is_a_503_on_signalhubs_routes_and_readiness_says_why(database_url, token):
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    hub = SignalHub(_settings(None, broker_url="memory"), pool=pool, migrate=False)
+    app = FastAPI()
+    app.include_router(hub.router)
+    app.include_router(health_router)  # optional for a host: signalhub api's probes
+
+    @app.get("/mine")
+    async def mine() -> dict:
+        raise ConnectionError("the host's own failure")
+
+    auth = {"Authorization": f"Bearer {token(uuid.uuid4())}"}
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with hub.lifespan(app), httpx.AsyncClient(transport=transport, base_url="http://host") as http:
+            assert (await http.get("/api/v1/inbox/signals/unread-count", headers=auth)).json() == {"unread_count": 0}
+            assert (await http.get("/readyz")).json()["status"] == "ready"
+            hub.draining = True  # what the server sets on SIGTERM
+            draining = await http.get("/readyz")
+            assert (draining.status_code, draining.json()["shutdown"]) == (503, "in progress")
+            hub.draining = False
+
+            pool.terminate()  # the host's database connections are gone
+            down = await http.get("/api/v1/inbox/signals/unread-count", headers=auth)
+            assert (down.status_code, down.headers["retry-after"]) == (503, "2")
+            assert down.json() == {"detail": "database unavailable; try again shortly"}
+            not_ready = await http.get("/readyz")
+            assert not_ready.status_code == 503 and not_ready.json()["database"].startswith("unavailable")
+            assert (await http.get("/healthz")).status_code == 200  # alive: no restart wanted
+            assert (await http.get("/mine")).status_code == 500  # the host's routes keep the host's handling
+    finally:
+        pool.terminate()
 
 
 async def test_a_dsn_given_to_the_hub_is_used_instead_of_database_url(database_url):
