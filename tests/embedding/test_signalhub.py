@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from signalhub.api.admin import health_router
 from signalhub.fastapi import SERVER_LOGGERS, SignalHub, socket_path
 from signalhub.logs import RedactTokens
-from signalhub.migrations import scratch_database
+from signalhub.migrations import SchemaBehind, scratch_database
 from signalhub.settings import ConfigError, Settings
 from signalhub.signals import SignalError
 from signalhub.store_inbox import InboxStateStore
@@ -88,6 +88,17 @@ async def test_on_a_hosts_pool_signalhub_migrates_and_works_in_its_own_schema_an
             assert not conn.is_in_transaction()
     finally:
         await pool.close()
+
+
+async def test_without_migrate_on_start_the_hub_only_checks_the_schema_and_refuses_one_that_is_behind(empty_database):
+    settings = _settings(empty_database, migrate_on_start=False)
+    with pytest.raises(SchemaBehind, match="signalhub migrate"):
+        async with SignalHub(settings, migrate=True).lifespan():
+            pass
+    async with SignalHub(_settings(empty_database), migrate=True).lifespan():  # the default: migrate
+        pass
+    async with SignalHub(settings, migrate=True).lifespan():  # now current: it starts
+        pass
 
 
 async def test_in_a_host_app_an_outage_is_a_503_on_signalhubs_routes_and_readiness_says_why(database_url, token):
