@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--variants", default=None,
                         help='extra runs (idle + fan-out), e.g. "signalhub:ws=wsproto;cm:deflate=0" ("" for none)')
+    parser.add_argument("--idle-steps", default=None, help='idle connections held, e.g. "1000,2000" (default: the profile\'s)')
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"),
                         help="a PostgreSQL server to create the bench database on (default: embedded)")
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = PROFILES[args.profile]
     if args.variants is not None:
         sizes = dataclasses.replace(sizes, variants=tuple(x for x in args.variants.split(";") if x.strip()))
+    if args.idle_steps:
+        sizes = dataclasses.replace(sizes, idle_steps=tuple(int(x) for x in args.idle_steps.split(",")))
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,13 @@ from .procworker import PipeWorker
 from .wsclient import WsClient, open_client
 
 
+#: signalhub served by `signalhub api`, and embedded in a host app: the same socket protocol.
+SIGNALHUB_KINDS = ("signalhub", "embedded")
+
+
 @dataclass
 class Target:
-    """How to reach one system: `kind` is signalhub | cm | socketio."""
+    """How to reach one system: `kind` is signalhub | embedded | cm | socketio."""
 
     kind: str
     port: int
@@ -28,7 +32,7 @@ class Target:
     receive_buffer: int | None = None  # pin SO_RCVBUF (the stalled client: a slow link)
 
     def path(self, user: str) -> str:
-        if self.kind == "signalhub":
+        if self.kind in SIGNALHUB_KINDS:
             from signalhub.auth import mint_user_token
 
             return f"/ws?token={mint_user_token(self.secret, user, ttl_seconds=7200)}"
@@ -73,7 +77,7 @@ class _Handler:
         if not self.ready.done():
             if self.kind == "socketio" and payload.startswith(b"0"):
                 client.send_text("40")  # join the default namespace
-            elif self.kind == "signalhub" or payload.startswith(b"40"):
+            elif self.kind in SIGNALHUB_KINDS or payload.startswith(b"40"):
                 self.ready.set_result(True)  # `connected` hello / namespace joined
             return
         if self.kind == "socketio":

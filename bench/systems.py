@@ -23,11 +23,13 @@ MODULES = {
     "signalhub": "bench.peers.signalhub_app",
     "cm": "bench.peers.connection_manager",
     "socketio": "bench.peers.socketio_app",
+    "embedded": "bench.peers.embedded_app",
 }
 LABELS = {
     "signalhub": "signalhub",
     "cm": "FastAPI-docs ConnectionManager",
     "socketio": "python-socketio (ASGI)",
+    "embedded": "signalhub in a host FastAPI app",
 }
 
 
@@ -59,7 +61,7 @@ class SystemProcess:
             SIGNALHUB_MAX_CONNECTIONS="50000",
             SIGNALHUB_MAX_CONNECTIONS_PER_USER="50000",
         )
-        if direct == "0":  # signalhub before /ws left FastAPI's routing (a comparison variant)
+        if direct == "0":  # /ws through FastAPI's routing (signalhub before DirectWebSocket; embedded without hub.asgi)
             self.env["BENCH_FASTAPI_WS"] = "1"
         self.env.update(env or {})
         self.proc: subprocess.Popen | None = None
@@ -72,7 +74,8 @@ class SystemProcess:
     def label(self) -> str:
         options = ([f"ws={self.ws}"] if self.ws != "auto" else []) + (
             [f"deflate={'on' if self.deflate == '1' else 'off'}"] if self.deflate != "default" else []) + (
-            ["/ws through FastAPI routing"] if self.direct == "0" else [])
+            ["/ws through FastAPI routing"] if self.direct == "0" else
+            ["hub.asgi"] if self.kind == "embedded" else [])
         return LABELS[self.kind] + (f" [{', '.join(options)}]" if options else "")
 
     def start(self, timeout: float = 60.0) -> SystemProcess:

@@ -73,7 +73,12 @@ class ApiProcess:
 
     `options` are extra command-line options; with `ssl_context` (trusting the
     server's certificate) the URLs are https/wss and the health check uses it.
+    Subclasses serve another app: they override `command()`, `health_path`
+    and `ws_path`.
     """
+
+    health_path = "/healthz"
+    ws_path = "/ws"
 
     def __init__(
         self,
@@ -97,18 +102,21 @@ class ApiProcess:
 
     @property
     def ws(self) -> str:
-        return f"{'wss' if self.ssl_context else 'ws'}://127.0.0.1:{self.port}/ws"
+        return f"{'wss' if self.ssl_context else 'ws'}://127.0.0.1:{self.port}{self.ws_path}"
 
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.base}/healthz", timeout=2, context=self.ssl_context) as response:
+            with urllib.request.urlopen(f"{self.base}{self.health_path}", timeout=2, context=self.ssl_context) as response:
                 return response.status == 200
         except OSError:
             return False
 
+    def command(self) -> list[str]:
+        return [str(BIN / "signalhub"), "api", "--port", str(self.port), *self.options]
+
     def start(self, timeout: float = 40.0) -> ApiProcess:
         self.proc = subprocess.Popen(
-            [str(BIN / "signalhub"), "api", "--port", str(self.port), *self.options],
+            self.command(),
             env=self.env,
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,

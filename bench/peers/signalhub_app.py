@@ -33,7 +33,7 @@ def _frame(app: FastAPI, user: str, data: dict) -> str:
 
 
 def _prepare(app: FastAPI, rounds: int, size: int) -> None:
-    users = list(app.state.hub.status()["connected_users"])
+    users = list(app.state.signalhub.connections.status()["connected_users"])
     pads = [padding(size) for _ in range(rounds)]  # one per round, as in _produce
     app.state.bench_prepared = ProduceClock.timed(lambda: [
         [_frame(app, user, {"status": "running", "pad": pad}) for user in users] for pad in pads
@@ -41,7 +41,7 @@ def _prepare(app: FastAPI, rounds: int, size: int) -> None:
 
 
 async def _deliver(app: FastAPI) -> None:
-    hub = app.state.hub
+    hub = app.state.signalhub.connections
     prepared, app.state.bench_prepared = app.state.bench_prepared, []
     for frames in prepared:
         for frame in frames:
@@ -50,7 +50,7 @@ async def _deliver(app: FastAPI) -> None:
 
 
 async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> None:
-    hub = app.state.hub
+    hub = app.state.signalhub.connections
     users = list(hub.status()["connected_users"])
     async for _ in paced_rounds(rounds, rate):
         data = {"status": "running", "pad": padding(size)}
@@ -83,7 +83,7 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
     @app.post("/bench/emit", include_in_schema=False)
     async def emit(request: Request) -> dict:
         body = await request.json()
-        request.app.state.hub.dispatch(_frame(request.app, body["user"], body["data"]))
+        request.app.state.signalhub.connections.dispatch(_frame(request.app, body["user"], body["data"]))
         return {"ok": True}
 
     @app.get("/bench/memory", include_in_schema=False)
@@ -115,7 +115,7 @@ def add_bench_routes(app: FastAPI) -> FastAPI:
 
     @app.get("/bench/stats", include_in_schema=False)
     async def stats(request: Request) -> dict:
-        return {"connections": request.app.state.hub.total, "produce_cpu_seconds": ProduceClock.seconds}
+        return {"connections": request.app.state.signalhub.connections.total, "produce_cpu_seconds": ProduceClock.seconds}
 
     # Ahead of the web page's catch-all mount at "/".
     app.router.routes[:] = [r for r in app.router.routes if r not in existing] + existing
@@ -132,8 +132,10 @@ def main() -> None:
     create_app = app_module.create_app
     app_module.create_app = lambda settings=None: add_bench_routes(create_app(settings))
     if os.environ.get("BENCH_FASTAPI_WS") == "1":
-        # The comparison variant: /ws served by FastAPI's router, without the WebSocketBypass.
-        app_module.serving_app = lambda app: app
+        # The comparison variant: /ws served by FastAPI's router, without the WebSocketBypass (hub.asgi).
+        from signalhub.fastapi import SignalHub
+
+        SignalHub.asgi = lambda self, app, **_: app
     if args.ws != "auto":
         os.environ["SIGNALHUB_WS_IMPL"] = args.ws
     if args.deflate != "default":

@@ -107,4 +107,9 @@ async def run_periodically(store_or_pool: Any, settings: Any) -> None:
             raise
         except Exception as exc:  # keep the worker alive; the next round retries
             log.warning("retention: round failed: %s: %s", type(exc).__name__, exc)
+            # A cancel that arrived mid-transaction on a connection that had just died comes
+            # out of the transaction's exit as that connection's error: still, stop as asked.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from exc
         await asyncio.sleep(settings.retention_interval_seconds)

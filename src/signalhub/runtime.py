@@ -7,9 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import asyncpg
+
 from .broker import Broker, create_broker
+from .hostpool import SchemaPool
 from .service import SignalService
-from .settings import DEFAULT_DB_SCHEMA, Settings
+from .settings import DEFAULT_DB_SCHEMA, ConfigError, Settings
 from .store import SignalStore, create_pool, settings_options
 
 
@@ -45,7 +48,7 @@ async def prepare_schema(settings: Settings, database_url: str) -> None:
 @dataclass
 class Runtime:
     settings: Settings
-    database_url: str
+    database_url: str | None  # None: a pool the host handed over, without a DSN
     store: SignalStore
     broker: Broker
     service: SignalService
@@ -53,27 +56,68 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, run_migrations: bool = True, pool_size: int = 10
+    settings: Settings,
+    *,
+    run_migrations: bool = True,
+    pool_size: int = 10,
+    pool: asyncpg.Pool | None = None,
+    database_url: str | None = None,
 ) -> AsyncIterator[Runtime]:
-    database_url = resolve_database_url(settings)
+    """Store, broker and service over one database.
+
+    `run_migrations`: `prepare_schema` first (migrate signalhub's schema, or with
+    SIGNALHUB_MIGRATE_ON_START=false check that it is current).
+    `database_url` overrides `DATABASE_URL`. `pool`: an asyncpg pool the caller
+    owns (an app embedding signalhub); it is never closed, and every query on it
+    runs inside signalhub's schema (`hostpool.SchemaPool`), whatever search_path
+    its connections were made with. Migrations and the PostgreSQL broker's
+    connections still need a DSN: without one they fail here with a
+    `ConfigError` that says so.
+    """
+    if pool is None:
+        database_url = database_url or resolve_database_url(settings)
+    else:
+        database_url = database_url or settings.database_url
+    if database_url is None and run_migrations:
+        raise ConfigError("migrations need a DSN: pass dsn=… (or set DATABASE_URL) next to the pool, or migrate=False")
+    if database_url is None and broker_needs_database(settings.broker_url):
+        raise ConfigError(
+            "the postgres broker listens on a connection of its own and needs a DSN: pass dsn=… "
+            "(or set DATABASE_URL) next to the pool, or use BROKER_URL=redis://… / nats://…"
+        )
     if run_migrations:
+        assert database_url is not None  # refused above otherwise
         await prepare_schema(settings, database_url)
-    pool = await create_pool(
-        database_url,
-        max_size=pool_size,
-        schema=settings.db_schema,
-        prepared_statements=settings.db_prepared_statements,
-    )
-    broker = create_broker(
-        settings.broker_url,
-        database_url,
-        listen_url=settings.database_listen_url,
-        connect_options=settings_options(settings),
-    )
+    own_pool: asyncpg.Pool | None = None
+    queries: asyncpg.Pool | SchemaPool
+    if pool is None:
+        assert database_url is not None  # resolve_database_url always gives one
+        queries = own_pool = await create_pool(
+            database_url,
+            max_size=pool_size,
+            schema=settings.db_schema,
+            prepared_statements=settings.db_prepared_statements,
+        )
+    else:
+        queries = SchemaPool(pool, settings.db_schema)
     try:
-        await broker.connect()
-        store = SignalStore(pool)
-        yield Runtime(settings, database_url, store, broker, SignalService(store, broker, allowed_types=settings.allowed_signal_types))
+        broker = create_broker(
+            settings.broker_url,
+            database_url or "",
+            listen_url=settings.database_listen_url,
+            connect_options=settings_options(settings),
+        )
+        try:
+            await broker.connect()
+            store = SignalStore(queries)  # type: ignore[arg-type]  # SchemaPool: the Pool methods the store uses
+            service = SignalService(store, broker, allowed_types=settings.allowed_signal_types)
+            yield Runtime(settings, database_url, store, broker, service)
+        finally:
+            await broker.close()
     finally:
-        await broker.close()
-        await pool.close()
+        if own_pool is not None:
+            await own_pool.close()
+
+
+def broker_needs_database(broker_url: str) -> bool:
+    return broker_url.split("://", 1)[0].lower() in {"postgres", "postgresql"}

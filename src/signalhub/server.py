@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -20,11 +21,10 @@ from .logs import log_config
 from .settings import Settings
 from .transport import PROTOCOL_PATH
 
+if TYPE_CHECKING:
+    from .fastapi import SignalHub
+
 log = logging.getLogger(__name__)
-
-
-#: How long open sockets get to receive their 1001 before uvicorn closes what is left.
-CLOSE_SOCKETS_TIMEOUT = 3.0
 
 
 class GracefulServer(uvicorn.Server):
@@ -33,29 +33,24 @@ class GracefulServer(uvicorn.Server):
     uvicorn alone would close WebSockets with 1012; ours asks every connection
     to close with 1001 (its sender finishes the frame it is writing, drops the
     rest — the client resumes elsewhere by seq) and waits, bounded by
-    `CLOSE_SOCKETS_TIMEOUT`, before uvicorn's own shutdown closes the rest.
+    `signalhub.fastapi.CLOSE_SOCKETS_TIMEOUT`, before uvicorn's own shutdown
+    closes the rest.
     """
 
-    def __init__(self, config: uvicorn.Config, app) -> None:
+    def __init__(self, config: uvicorn.Config, hub: SignalHub) -> None:
         super().__init__(config)
-        self._signalhub_app = app
+        self._signalhub = hub
 
     async def shutdown(self, sockets=None) -> None:
-        state = self._signalhub_app.state
-        state.draining = True  # readiness answers 503 from now on
-        drain = state.settings.shutdown_drain_seconds
+        hub = self._signalhub
+        hub.draining = True  # readiness answers 503 from now on
+        drain = hub.settings.shutdown_drain_seconds
         if drain:
             log.info("draining: /readyz answers 503; still serving for %.1fs", drain)
             await asyncio.sleep(drain)
         for server in self.servers:  # stop accepting first: nobody new to close
             server.close()
-        hub = getattr(self._signalhub_app.state, "hub", None)
-        if hub is not None and hub.total:
-            log.info("closing %d WebSocket(s) with 1001", hub.total)
-            hub.close_all()
-            deadline = asyncio.get_running_loop().time() + CLOSE_SOCKETS_TIMEOUT
-            while hub.total and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.02)
+        await hub.close_sockets()
         await super().shutdown(sockets)
 
 
@@ -78,6 +73,20 @@ def _ws_protocol(name: str) -> str:
     return PROTOCOL_PATH if name in ("signalhub", "") else name
 
 
+def socket_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket settings as `signalhub api` runs them (`SignalHub.uvicorn_options()`
+    hands them to an app embedding signalhub)."""
+    return {
+        # See docs/performance.md: which implementation, and why per-message deflate is off
+        # by default (a zlib context per socket costs more memory and CPU than small JSON saves).
+        "ws": _ws_protocol(settings.ws_impl),
+        "ws_per_message_deflate": settings.ws_deflate,
+        "ws_max_size": settings.max_inbound_message_bytes,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+    }
+
+
 def serve(
     settings: Settings,
     *,
@@ -90,26 +99,29 @@ def serve(
     from .api import app as app_module
 
     fastapi_app = app_module.create_app(settings)
-    config = uvicorn.Config(
+    hub: SignalHub = fastapi_app.state.signalhub
+    run_server(  # the bypass returns the coroutine: served as ASGI 3 (run_server)
         app_module.serving_app(fastapi_app),  # /ws outside FastAPI's routing (docs/performance.md)
-        interface="asgi3",  # the bypass returns the coroutine: not detectable as ASGI 3
+        hub,
         host=host,
         port=port,
         log_config=log_config(log_level.upper()),
         log_level=log_level,
-        # See docs/performance.md: which implementation, and why per-message deflate is off
-        # by default (a zlib context per socket costs more memory and CPU than small JSON saves).
-        ws=_ws_protocol(settings.ws_impl),
-        ws_per_message_deflate=settings.ws_deflate,
-        ws_max_size=settings.max_inbound_message_bytes,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_graceful_shutdown=5,
     )
-    guard_request_heads(config, settings.request_head_timeout)
-    server = GracefulServer(config, fastapi_app)
-    server.run()
+
+
+def run_server(app: Any, hub: SignalHub, **options: Any) -> None:
+    """uvicorn with `socket_options` (unless `options` say otherwise), the
+    request-head guard (`SIGNALHUB_REQUEST_HEAD_TIMEOUT`) and a shutdown that
+    turns readiness 503, drains, and says 1001 on every socket first:
+    `signalhub api` and `SignalHub.serve` alike. Unless `options` has a `log_config`,
+    signalhub's (tokens redacted, the socket access lines included) is used."""
+    options.setdefault("log_config", log_config(str(options.get("log_level", "info")).upper()))
+    config = uvicorn.Config(app, **{"interface": "asgi3", **socket_options(hub.settings), **options})
+    guard_request_heads(config, hub.settings.request_head_timeout)
+    GracefulServer(config, hub).run()

@@ -44,7 +44,7 @@ WITH next AS (
 ), ins AS (
     INSERT INTO workflow_signals
         (id, user_id, seq, workflow_id, signal_type, data, timestamp, idempotency_key)
-    SELECT $2, $1, next.last_seq, $3, $4, $5::jsonb, $6, $7 FROM next
+    SELECT $2, $1, next.last_seq, $3, $4, $5::text::jsonb, $6, $7 FROM next
     WHERE $7::text IS NULL OR NOT EXISTS (
         SELECT 1 FROM workflow_signals w WHERE w.user_id = $1 AND w.idempotency_key = $7
     )
@@ -108,6 +108,13 @@ def _notify_parts(new: NewSignal) -> tuple[str, str, str | None]:
     return notify_parts(new.user_id, head, tail, limit=MAX_NOTIFY_BYTES)
 
 
+def _json(value: Any) -> Any:
+    # jsonb arrives decoded from signalhub's own pool (its codec) and as text from
+    # a pool the host app hands over (asyncpg's default): both are accepted, decoded
+    # the same way, and the host's connections are never given signalhub's codec.
+    return _decode_jsonb(value) if isinstance(value, str) else value
+
+
 def _signal(row: asyncpg.Record) -> Signal:
     return Signal(
         id=row["id"],
@@ -115,7 +122,7 @@ def _signal(row: asyncpg.Record) -> Signal:
         seq=row["seq"],
         signal_type=row["signal_type"],
         workflow_id=row["workflow_id"],
-        data=row["data"],
+        data=_json(row["data"]),
         timestamp=row["timestamp"],
         read=row["read"],
         read_at=row["read_at"],
@@ -231,7 +238,7 @@ class SignalStore:
                 new.id,
                 new.workflow_id,
                 new.signal_type,
-                new.data,
+                dumps(new.data),
                 new.timestamp,
                 new.idempotency_key,
                 notify_channel,

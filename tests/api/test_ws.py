@@ -158,7 +158,8 @@ async def test_an_open_socket_keeps_no_copy_of_its_handshake_headers_or_token():
     settings = Settings(supabase_jwt_secret="s" * 32, database_url="postgresql://unused")
     user = uuid.uuid4()
     token = mint_user_token("s" * 32, user)
-    app = SimpleNamespace(state=SimpleNamespace(settings=settings, verifier=TokenVerifier.from_settings(settings)))
+    running = SimpleNamespace(settings=settings, verifier=TokenVerifier.from_settings(settings), runtime=object())
+    app = SimpleNamespace(state=SimpleNamespace(signalhub=running))
     scope = {
         "type": "websocket", "path": "/ws", "app": app, "query_string": f"token={token}&since=3".encode(),
         "headers": [(b"host", b"127.0.0.1"), (b"sec-websocket-protocol", b"json")],

@@ -50,3 +50,21 @@ def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: 
         assert hub[key]["delivered"] == hub[key]["emitter"]["emitted"] > hub[key]["emitter"]["requests"], hub[key]
     assert "through HTTP (batch emit)" in report and "through HTTP (many-recipient emit)" in report
     assert "FastAPI-docs ConnectionManager" in report and "python-socketio" in report and "## Targets" in report
+
+
+def test_tiny_bench_run_measures_signalhub_embedded_in_a_host_app_with_and_without_hub_asgi(server_url: str, tmp_path: Path):
+    out = tmp_path / "results"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--systems", "embedded", "--only", "idle,fanout",
+         "--variants", "embedded:direct=0", "--idle-steps", "10,30", "--out", str(out), "--database-url", server_url,
+         "--no-plots"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    labels = [s["label"] for s in results["systems"]]
+    assert labels == ["signalhub in a host FastAPI app [hub.asgi]",
+                      "signalhub in a host FastAPI app [/ws through FastAPI routing]"]
+    for system in results["systems"]:
+        assert system["idle"]["steps"][-1]["held"] == 30, system
+        assert system["fanout_targeted"]["delivered"] == system["fanout_targeted"]["expected"] > 0, system

@@ -16,6 +16,9 @@ from ..signals import SignalError
 from .deps import HubDep, Service, ServiceRole
 
 router = APIRouter(tags=["service"])
+# The server's own probes and metrics: `signalhub api` serves them; an app that
+# embeds signalhub keeps its own (SignalHub.router leaves them out).
+health_router = APIRouter(tags=["health"])
 
 
 class SendTest(BaseModel):
@@ -78,35 +81,41 @@ async def _emit_or_422(service: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 # -- probes and metrics (docs/security.md, "Health, readiness and metrics") -------------
+# On `health_router`: `signalhub api` serves them; an app embedding signalhub keeps its own.
+
+
+def _signalhub(request: Request) -> Any:
+    """The app's `SignalHub` (set before start-up by `create_app`), running or not."""
+    return request.app.state.signalhub
 
 
 def _broker_state(request: Request) -> str:
-    runtime = getattr(request.app.state, "runtime", None)
+    runtime = _signalhub(request).runtime
     if runtime is None:
         return "starting"
     return "connected" if runtime.broker.connected else "reconnecting"
 
 
-@router.get("/healthz")
+@health_router.get("/healthz")
 async def healthz(request: Request) -> dict:
     """Liveness: 200 while the process serves (it never asks the database: an outage must not get
     the process restarted); `broker` says whether the live subscription is connected."""
     return {"status": "ok", "broker": _broker_state(request)}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready: database or broker down, or shutting down"}})
+@health_router.get("/readyz", responses={503: {"description": "Not ready: database or broker down, or shutting down"}})
 async def readyz(request: Request, response: Response) -> dict:
     """Readiness: 200 when this instance can serve (database answers, broker connected, not shutting down)."""
-    state = request.app.state
+    hub = _signalhub(request)
     checks = {"database": "ok", "broker": _broker_state(request), "shutdown": "no"}
-    if getattr(state, "draining", False):
+    if hub.draining:
         checks["shutdown"] = "in progress"
-    runtime = getattr(state, "runtime", None)
+    runtime = hub.runtime
     if runtime is None:
         checks["database"] = "starting"
     else:
         try:
-            async with asyncio.timeout(state.settings.readiness_timeout):
+            async with asyncio.timeout(hub.settings.readiness_timeout):
                 await runtime.store.pool.fetchval("SELECT 1")
         except Exception as exc:  # any failure means "not ready"; the reason is in the answer
             checks["database"] = f"unavailable ({type(exc).__name__})"
@@ -117,10 +126,10 @@ async def readyz(request: Request, response: Response) -> dict:
     return {"status": "ready" if ready else "not ready", **checks}
 
 
-@router.get("/metrics", include_in_schema=False)
+@health_router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics; with SIGNALHUB_METRICS_TOKEN set, only for `Authorization: Bearer <it>`."""
-    expected = request.app.state.settings.metrics_token
+    expected = _signalhub(request).settings.metrics_token
     if expected is not None and expected.get_secret_value():
         given = request.headers.get("authorization", "")
         wanted = f"Bearer {expected.get_secret_value()}"

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..documents.extract import content_type_for, supported_extensions
 from ..documents.storage import DocumentStore
 from ..parsing import ascii_digits
-from .deps import CurrentUser
+from .deps import CurrentUser, runtime_of
 from .temporal_client import temporal_client
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ async def upload_document(request: Request, user: CurrentUser) -> dict[str, Any]
     folder = (settings.data_dir / "uploads" / document_id).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / _safe_name(upload.filename)
-    documents = DocumentStore(request.app.state.runtime.store.pool)
+    documents = DocumentStore(runtime_of(request).store.pool)
     try:
         if await _save(upload, path) == 0:
             raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail="the file is empty")
@@ -182,5 +182,5 @@ async def list_documents(
     request: Request, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=100)] = 50
 ) -> dict[str, Any]:
     """Your documents, newest first, with their processing status."""
-    documents = await DocumentStore(request.app.state.runtime.store.pool).list_for_user(user, limit)
+    documents = await DocumentStore(runtime_of(request).store.pool).list_for_user(user, limit)
     return {"documents": [d.to_dict() for d in documents]}

@@ -1,18 +1,23 @@
 """Clear answers when a dependency is down: 503 with a reason, never a bare 500.
 
-`ServiceUnavailable` is the one place REST turns an outage into an answer:
+`ServiceUnavailable` is where `signalhub api` turns an outage into an answer:
 whatever raised it (asyncpg, the OS, a broker client, through the store, the
 document store or a dependency), if `faults.is_unavailable` says it is an
 outage, and no response has started, the client gets 503 + `Retry-After`.
 Anything else goes on to the server's 500 handling unchanged.
+
+`outages_answer_503` gives signalhub's own HTTP routes the same answer in an
+app that embeds them (`SignalHub.router`), where no middleware of signalhub's
+is installed: a dependency on those routes only, never on the host's.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -26,7 +31,8 @@ from ..logs import RateLimitedLog
 log = logging.getLogger(__name__)
 _outage_log = RateLimitedLog(log, interval=10.0)
 
-UNAVAILABLE_BODY = json.dumps({"detail": "database unavailable; try again shortly"}).encode()
+UNAVAILABLE_DETAIL = "database unavailable; try again shortly"
+UNAVAILABLE_BODY = json.dumps({"detail": UNAVAILABLE_DETAIL}).encode()
 RETRY_AFTER_SECONDS = 2
 
 
@@ -68,6 +74,22 @@ class ServiceUnavailable:
                 }
             )
             await send({"type": "http.response.body", "body": UNAVAILABLE_BODY})
+
+
+async def outages_answer_503(request: Request) -> AsyncIterator[None]:
+    """A route dependency (with yield: the route's exception comes back here): an outage
+    while handling the request is the same 503 + `Retry-After` as `ServiceUnavailable` gives."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        _outage_log.warning(
+            "dependency unavailable during %s %s: %s", request.method, request.url.path, _describe(exc)
+        )
+        raise HTTPException(
+            503, detail=UNAVAILABLE_DETAIL, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        ) from exc
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from ..inbox_state import ACTIONS, Target, patch_actions
 from ..store_inbox import InboxStateStore
-from .deps import CurrentUser, Service
+from .deps import CurrentUser, Service, runtime_of
 from .inbox import InboxSignal
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
@@ -24,7 +24,7 @@ MAX_BULK_IDS = 1000
 
 
 async def get_inbox_state(request: Request) -> InboxStateStore:
-    return InboxStateStore(request.app.state.runtime.store.pool)
+    return InboxStateStore(runtime_of(request).store.pool)
 
 
 InboxState = Annotated[InboxStateStore, Depends(get_inbox_state)]

@@ -31,6 +31,7 @@ from ..parsing import parse_seq
 from ..subscriptions import SubscriptionError, WorkflowFilter, parse_workflow_ids
 from ..transport import socket_for
 from ..wire import CLOSE_POLICY, CLOSE_TOKEN, CLOSE_TRY_AGAIN_LATER
+from .deps import connections_of, runtime_of, signalhub_of
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -94,10 +95,7 @@ async def _serve(websocket: WebSocket, receive: Receive, send: Send) -> None:
         return  # the client left during the handshake
     if accepted is None:
         return
-    app = websocket.app
-    settings = app.state.settings
-    runtime = app.state.runtime
-    hub = app.state.hub
+    settings, runtime, hub = signalhub_of(websocket).settings, runtime_of(websocket), connections_of(websocket)
     conn = Connection(
         accepted.user_id,
         runtime.store,
@@ -149,7 +147,8 @@ async def _handshake(websocket: WebSocket) -> _Accepted | None:
     Headers and query string (which may hold the token) are read here once and
     then dropped from the scope: an open socket keeps no copy of its handshake
     (memory per idle socket, and no token lingering in memory)."""
-    settings = websocket.app.state.settings
+    signalhub = signalhub_of(websocket)
+    settings = signalhub.settings
     scope = websocket.scope
     headers = Headers(scope=scope)
     query = QueryParams(scope["query_string"])
@@ -164,7 +163,7 @@ async def _handshake(websocket: WebSocket) -> _Accepted | None:
     scope["headers"] = []
     scope["query_string"] = b""
     try:
-        principal = await websocket.app.state.verifier.verify_async(token)  # a JWKS fetch must not block the loop
+        principal = await signalhub.verifier.verify_async(token)  # a JWKS fetch must not block the loop
     except AuthError as exc:
         await websocket.close(code=CLOSE_TOKEN, reason=str(exc))
         return None

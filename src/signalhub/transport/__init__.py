@@ -6,7 +6,7 @@ protocol-class setting of uvicorn's `Config` (`ws=`). Nothing else in
 signalhub touches a transport.
 """
 
-from .asgi import WebSocketBypass
+from .asgi import AwaitingWebSocketBypass, WebSocketBypass
 from .frames import text_frame
 from .protocol import WebSocketProtocol
 from .server import SocketClosed
@@ -16,6 +16,6 @@ from .socket import SOCKET_EXTENSION, AsgiSocket, Socket, socket_for
 PROTOCOL_PATH = "signalhub.transport:WebSocketProtocol"
 
 __all__ = [
-    "PROTOCOL_PATH", "SOCKET_EXTENSION", "AsgiSocket", "Socket", "SocketClosed",
+    "PROTOCOL_PATH", "SOCKET_EXTENSION", "AsgiSocket", "AwaitingWebSocketBypass", "Socket", "SocketClosed",
     "WebSocketBypass", "WebSocketProtocol", "socket_for", "text_frame",
 ]

@@ -45,3 +45,15 @@ class WebSocketBypass:
         if name in self.__slots__:
             raise AttributeError(name)
         return getattr(self.app, name)
+
+
+class AwaitingWebSocketBypass(WebSocketBypass):
+    """`WebSocketBypass` whose `__call__` is a coroutine function, so that any ASGI
+    server (uvicorn's `interface="auto"`, Hypercorn, …) recognises it as ASGI 3.
+    It keeps one small frame suspended per socket; `signalhub api` and
+    `SignalHub.serve` serve the plain `WebSocketBypass` with `interface="asgi3"`."""
+
+    __slots__ = ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await WebSocketBypass.__call__(self, scope, receive, send)
