@@ -14,3 +14,4 @@ SET search_path TO :"schema";
 \ir ../src/signalhub/migrations/sql/0001_workflow_signals.sql
 \ir ../src/signalhub/migrations/sql/0002_document_chunks.sql
 \ir ../src/signalhub/migrations/sql/0004_inbox_state.sql
+\ir ../src/signalhub/migrations/sql/0005_partition_signals.sql
