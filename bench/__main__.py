@@ -99,6 +99,9 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
             _guard(out, "ingest", lambda: scenarios.ingest(system, pool, sizes))
             if kind == "signalhub":
                 _guard(out, "ingest_batch", lambda: scenarios.ingest(system, pool, sizes, path="batch"))
+                # Group commit needs company: many emits in flight at once (as many workers do).
+                _guard(out, "ingest_group_commit", lambda: scenarios.ingest(
+                    system, pool, sizes, concurrency=sizes.group_commit_concurrency, measure_latency=True))
     return out
 
 

@@ -203,17 +203,24 @@ def latency(system: SystemProcess, pool: ClientPool, sizes: Sizes, rate: int, *,
             "delivered": stats["received"], **summary}
 
 
-def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str = "service") -> dict:
-    """As many signals as the emitter can push (stored and delivered) in a fixed time."""
+def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str = "service",
+           concurrency: int | None = None, measure_latency: bool = False) -> dict:
+    """As many signals as the emitter can push (stored and delivered) in a fixed time.
+
+    `concurrency`: emits in flight at once (default: the profile's; the batch path 8×).
+    With `measure_latency` the emit -> socket latency at that rate is reported too.
+    """
     from signalhub.auth import mint_service_token
 
     users = new_users(sizes.latency_users)
     held = pool.connect(target_for(system), users)["ok"]
     _settle(system, held)
-    pool.reset()
+    pool.reset(measure_latency=measure_latency)
+    if concurrency is None:
+        concurrency = sizes.ingest_concurrency * (8 if path == "batch" else 1)
     plan = EmitPlan(
         mode=_emit_mode(system, path), users=users, count=10_000_000, rate=None,
-        concurrency=sizes.ingest_concurrency * (8 if path == "batch" else 1), database_url=system.database_url, port=system.port,
+        concurrency=concurrency, database_url=system.database_url, port=system.port,
         service_token=mint_service_token(SECRET), timeout=sizes.ingest_seconds,
     )
     cpu0 = system.cpu_seconds()
@@ -221,6 +228,7 @@ def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str =
     emitted = result.get("emitted", 0)
     stats = pool.wait_for(emitted, timeout=60, idle=5)
     cpu = system.cpu_seconds() - cpu0
+    latency_summary = _latency_summary(pool.latencies()) if measure_latency else {}
     _finish(system, pool)
     seconds = result.get("seconds") or 1e-9
     span = max(stats["last"] - stats["first"], 1e-9) if stats["received"] > 1 else seconds
@@ -229,5 +237,5 @@ def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str =
         "stored_per_second": emitted / seconds if system.kind == "signalhub" else None,
         "emitted_per_second": emitted / seconds,
         "delivered": stats["received"], "delivered_per_second": stats["received"] / max(span, seconds),
-        "server_cpu_seconds": cpu,
+        "server_cpu_seconds": cpu, **({"latency": latency_summary} if measure_latency else {}),
     }
