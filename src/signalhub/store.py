@@ -106,9 +106,9 @@ WITH input AS (
         (id, user_id, seq, workflow_id, signal_type, data, timestamp, idempotency_key)
     SELECT id, user_id, seq, workflow_id, signal_type, data::jsonb, ts, idempotency_key
     FROM numbered ORDER BY user_id, seq
-    RETURNING {_COLUMNS}
+    RETURNING id, user_id, seq, created_at
 )
-SELECT ins.*, n.ord,
+SELECT ins.id, ins.seq, ins.created_at, n.ord,
        CASE WHEN $11::text IS NOT NULL
             THEN pg_notify($11, n.notify_prefix || ins.seq || n.notify_head
                                 || coalesce(ins.seq || n.notify_tail, '')) END AS notified
@@ -297,7 +297,13 @@ class SignalStore:
             rows = await conn.fetch(_INSERT_MANY, *columns, notify_channel)
             out: list[tuple[Signal, bool] | None] = [None] * len(news)
             for row in rows:
-                out[row["ord"] - 1] = (_signal(row), True)
+                # Only what the database decided comes back; the rest is the signal as sent
+                # (decoding every row's data again would cost more than the insert).
+                new = news[row["ord"] - 1]
+                out[row["ord"] - 1] = (Signal(
+                    id=new.id, user_id=new.user_id, seq=row["seq"], signal_type=new.signal_type,
+                    workflow_id=new.workflow_id, data=new.data, timestamp=new.timestamp,
+                    created_at=row["created_at"]), True)
             for index, new in enumerate(news):
                 if out[index] is None:
                     existing = await conn.fetchrow(_BY_KEY, new.user_id, new.idempotency_key)
