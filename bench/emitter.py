@@ -128,6 +128,7 @@ async def _run(plan: EmitPlan) -> dict:
             gate.release()
 
     tasks = set()
+    cpu_started = time.process_time()
     started = time.monotonic()
     deadline = started + plan.timeout
     sent = 0
@@ -146,9 +147,10 @@ async def _run(plan: EmitPlan) -> dict:
         sent += 1
     await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
     elapsed = time.monotonic() - started
+    cpu_seconds = time.process_time() - cpu_started
     for close in closers:
         await close()
-    return {"emitted": sent - errors, "errors": errors, "seconds": elapsed,
+    return {"emitted": sent - errors, "errors": errors, "seconds": elapsed, "cpu_seconds": cpu_seconds,
             "achieved_rate": (sent - errors) / elapsed if elapsed else 0.0}
 
 

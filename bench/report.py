@@ -193,7 +193,7 @@ def render(results: dict) -> str:
                              f"{_num(p['p95_ms'], 2)} | {_num(p['p99_ms'], 2)} | {_num(p['max_ms'], 1)} |")
 
     lines += ["", "## Ingest (emitter as fast as it can, fixed time)", "",
-              "| system | path | emitted/s | stored/s | delivered/s | p50 / p99 ms emit → socket | server CPU s |",
+              "| system | path | emitted/s | stored/s | delivered/s | p50 / p99 ms emit → socket | CPU s: server / emitter / postgres |",
               "|---|---|---|---|---|---|---|"]
     for s, i in [(s, s.get(k)) for s in main for k in ("ingest", "ingest_batch", "ingest_group_commit")]:
         if not isinstance(i, dict) or "emitted_per_second" not in i:
@@ -202,7 +202,8 @@ def render(results: dict) -> str:
         lat_text = f"{_num(lat['p50_ms'], 1)} / {_num(lat['p99_ms'], 1)}" if lat else "-"
         lines.append(f"| {s['label']} | {i['emit_mode']} (concurrency {i['concurrency']}) | "
                      f"{_num(i['emitted_per_second'])} | {_num(i['stored_per_second'])} | {_num(i['delivered_per_second'])} | "
-                     f"{lat_text} | {_num(i.get('server_cpu_seconds'), 1)} |")
+                     f"{lat_text} | {_num(i.get('server_cpu_seconds'), 1)} / {_num(i.get('emitter_cpu_seconds'), 1)} / "
+                     f"{_num(i.get('postgres_cpu_seconds'), 1)} |")
 
     inbox = results.get("inbox")
     if isinstance(inbox, list):

@@ -203,6 +203,19 @@ def latency(system: SystemProcess, pool: ClientPool, sizes: Sizes, rate: int, *,
             "delivered": stats["received"], **summary}
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU of every `postgres` process on the machine (the server is shared: other
+    databases' work is included; read as an upper bound)."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info.get("cpu_times")
+        if process.info.get("name") == "postgres" and times is not None:
+            total += times.user + times.system
+    return total
+
+
 def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str = "service",
            concurrency: int | None = None, measure_latency: bool = False) -> dict:
     """As many signals as the emitter can push (stored and delivered) in a fixed time.
@@ -224,10 +237,12 @@ def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str =
         service_token=mint_service_token(SECRET), timeout=sizes.ingest_seconds,
     )
     cpu0 = system.cpu_seconds()
+    database_cpu0 = _postgres_cpu_seconds()
     result = Emitter(plan).start().result()
     emitted = result.get("emitted", 0)
     stats = pool.wait_for(emitted, timeout=60, idle=5)
     cpu = system.cpu_seconds() - cpu0
+    database_cpu = _postgres_cpu_seconds() - database_cpu0
     latency_summary = _latency_summary(pool.latencies()) if measure_latency else {}
     _finish(system, pool)
     seconds = result.get("seconds") or 1e-9
@@ -237,5 +252,6 @@ def ingest(system: SystemProcess, pool: ClientPool, sizes: Sizes, *, path: str =
         "stored_per_second": emitted / seconds if system.kind == "signalhub" else None,
         "emitted_per_second": emitted / seconds,
         "delivered": stats["received"], "delivered_per_second": stats["received"] / max(span, seconds),
-        "server_cpu_seconds": cpu, **({"latency": latency_summary} if measure_latency else {}),
+        "server_cpu_seconds": cpu, "emitter_cpu_seconds": result.get("cpu_seconds"),
+        "postgres_cpu_seconds": database_cpu, **({"latency": latency_summary} if measure_latency else {}),
     }
