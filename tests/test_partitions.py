@@ -242,3 +242,17 @@ async def test_migrating_a_populated_table_keeps_every_row_id_seq_and_inbox_stat
         assert created and fresh.seq == 13
     finally:
         await pool.close()
+
+
+async def test_a_month_read_directly_instead_of_through_the_parent_shows_nothing(store):
+    user = uuid.uuid4()
+    await emit(store, user, 1)
+    month = await month_of(store, 0)
+    async with store.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"GRANT SELECT ON {month} TO authenticated")
+        await conn.execute("SET LOCAL ROLE authenticated")
+        await conn.execute("SELECT set_config('request.jwt.claims', $1, true)", f'{{"sub": "{user}"}}')
+        assert await conn.fetchval("SELECT count(*) FROM workflow_signals") == 1  # own row, through the parent
+        assert await conn.fetchval(f"SELECT count(*) FROM {month}") == 0
+        await conn.execute("RESET ROLE")
+        await conn.execute(f"REVOKE SELECT ON {month} FROM authenticated")

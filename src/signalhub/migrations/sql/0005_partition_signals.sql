@@ -66,6 +66,9 @@ BEGIN
                 EXECUTE format('CREATE TABLE %I PARTITION OF workflow_signals FOR VALUES FROM (%L) TO (%L)',
                                name, month, next_month);
             END IF;
+            -- Queries go through the parent (its policies and grants); a partition read
+            -- directly, by someone a host's default privileges let in, shows nothing.
+            EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', name);
             created := created + 1;
         END IF;
         month := next_month;
@@ -97,6 +100,7 @@ BEGIN
         LIKE workflow_signals_unpartitioned INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS
     ) PARTITION BY RANGE (created_at);
     CREATE TABLE workflow_signals_default PARTITION OF workflow_signals DEFAULT;
+    ALTER TABLE workflow_signals_default ENABLE ROW LEVEL SECURITY;
 
     -- A partition for every month that has rows, and for this month and the next two.
     FOR month_with_rows IN SELECT DISTINCT date_trunc('month', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
