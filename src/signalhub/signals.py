@@ -126,7 +126,7 @@ def validate_signal(
     data = _validate_data(signal_type, data)
     _storable_strings(data)
     try:
-        encoded = json.dumps(data, separators=(",", ":"), allow_nan=False)
+        encoded = _CHECKING_ENCODER.encode(data)
     except (TypeError, ValueError) as exc:
         raise SignalError(f"data must be JSON-serialisable: {exc}") from None
     if len(encoded.encode()) > MAX_DATA_BYTES:
@@ -158,9 +158,15 @@ def format_timestamp(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# Built once: `json.dumps` with any non-default option builds a new encoder on every call,
+# which is a third of the cost of encoding a small signal.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_CHECKING_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON, the one encoding used on the wire and in the broker."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,17 +204,18 @@ class NewSignal:
             )
         return cls(user, signal_type, workflow_id, clean, idempotency_key)
 
-    def wire_parts(self) -> tuple[str, str]:
+    def wire_parts(self, data_json: str | None = None) -> tuple[str, str]:
         """The wire JSON split around the not-yet-known seq: `head + str(seq) + tail`.
 
         Lets the database put the seq it assigns into the message without the
-        message being encoded a second time.
+        message being encoded a second time. `data_json`: `dumps(self.data)`,
+        when the caller has it already.
         """
         head = '{"id":"%s","seq":' % self.id
         tail = ',"signal_type":%s,"workflow_id":%s,"data":%s,"timestamp":%s}' % (
             dumps(self.signal_type),
             dumps(self.workflow_id),
-            dumps(self.data),
+            dumps(self.data) if data_json is None else data_json,
             dumps(format_timestamp(self.timestamp)),
         )
         return head, tail

@@ -125,14 +125,14 @@ def broker_message(user_id: uuid.UUID | str, seq: int | None, payload: str) -> s
     return f"{user_id}\n{'' if seq is None else seq}\n{payload}"
 
 
-def _notify_parts(new: NewSignal) -> tuple[str, str, str | None]:
+def _notify_parts(new: NewSignal, data_json: str | None = None) -> tuple[str, str, str | None]:
     """The three strings the SQL joins around the seq into the broker frame
     (`user \n SEQ \n head SEQ tail`).
 
     Too big for NOTIFY: announce "user, seq" with an empty payload and let the
     receiver read the row (the tail is None, so the SQL writes seq only once).
     """
-    head, tail = new.wire_parts()
+    head, tail = new.wire_parts(data_json)
     prefix = f"{new.user_id}\n"
     if len(prefix) + len(head) + len(tail) + 60 > MAX_NOTIFY_BYTES:
         return prefix, "\n", None
@@ -289,8 +289,9 @@ class SignalStore:
             return []
         columns: list[list[Any]] = [[] for _ in range(10)]
         for new in news:
-            values = (new.user_id, new.id, new.workflow_id, new.signal_type, dumps(new.data),
-                      new.timestamp, new.idempotency_key, *_notify_parts(new))
+            data_json = dumps(new.data)
+            values = (new.user_id, new.id, new.workflow_id, new.signal_type, data_json,
+                      new.timestamp, new.idempotency_key, *_notify_parts(new, data_json))
             for column, value in zip(columns, values):
                 column.append(value)
         async with self.pool.acquire() as conn:
