@@ -209,10 +209,13 @@ def _postgres_cpu_seconds() -> float:
     import psutil
 
     total = 0.0
-    for process in psutil.process_iter(["name", "cpu_times"]):
+    for process in psutil.process_iter(["name", "cpu_times", "ppid"]):
         times = process.info.get("cpu_times")
         if process.info.get("name") == "postgres" and times is not None:
             total += times.user + times.system
+            if process.info.get("ppid") == 1 or psutil.Process(process.info["ppid"]).name() != "postgres":
+                # The postmaster: backends that ended (the emitter's connections) count here.
+                total += times.children_user + times.children_system
     return total
 
 

@@ -17,7 +17,7 @@ Guarantees:
   out under the user's counter-row lock, so they follow commit order even with
   several batches in flight. With a transactional channel (PostgreSQL NOTIFY)
   the announcement is part of the statement, so it follows commit order too
-  and up to `max_in_flight` batches are written at once. A broker that is
+  and up to `max_in_flight` batches may be written at once. A broker that is
   told after the commit (Redis, NATS) announces batches strictly in the order
   they were started, each after the previous one's announcements;
 - a caller cancelled while waiting does not cancel the write: its signal may
@@ -42,9 +42,11 @@ _Pending = tuple[NewSignal, "asyncio.Future[Result]"]
 class GroupCommitWriter:
     #: Most signals written by one statement (bounds the statement's size, not the wait).
     MAX_BATCH = 500
-    #: Batches written at once when announcing is part of the statement. Two keep the
-    #: database busy while the previous batch's results travel back and are handed out.
-    MAX_IN_FLIGHT = 2
+    #: Batches written at once when announcing is part of the statement. One by default:
+    #: measured on 2 shared cores, a second batch in flight gained nothing within the noise
+    #: (notifying commits take one database-wide lock, and smaller batches cost more per
+    #: row); on a bigger database server, where the statement itself is the wait, raise it.
+    MAX_IN_FLIGHT = 1
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class GroupCommitWriter:
         self.store = store
         self.channel = channel
         self.publish = publish  # used only without a channel: after the commit, never raises
+        # A broker told after the commit announces batch by batch in order: one in flight.
         self.max_in_flight = max_in_flight or (self.MAX_IN_FLIGHT if channel is not None else 1)
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None  # exists only while there is work
