@@ -102,6 +102,9 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
                 _guard(out, "ingest_batch", lambda: scenarios.ingest(system, pool, sizes, path="batch"))
                 _guard(out, "ingest_http_batch", lambda: scenarios.ingest(system, pool, sizes, path="http_batch"))
                 _guard(out, "ingest_http_many", lambda: scenarios.ingest(system, pool, sizes, path="http_many"))
+                # Group commit needs company: many emits in flight at once (as many workers do).
+                _guard(out, "ingest_group_commit", lambda: scenarios.ingest(
+                    system, pool, sizes, concurrency=sizes.group_commit_concurrency, measure_latency=True))
     return out
 
 

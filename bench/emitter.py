@@ -146,6 +146,7 @@ async def _run(plan: EmitPlan) -> dict:
             gate.release()
 
     tasks = set()
+    cpu_started = time.process_time()
     started = time.monotonic()
     deadline = started + plan.timeout
     sent = 0
@@ -164,10 +165,11 @@ async def _run(plan: EmitPlan) -> dict:
         sent += 1
     await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
     elapsed = time.monotonic() - started
+    cpu_seconds = time.process_time() - cpu_started
     for close in closers:
         await close()
     return {"emitted": stored, "requests": sent - errors, "errors": errors, "seconds": elapsed,
-            "achieved_rate": stored / elapsed if elapsed else 0.0}
+            "cpu_seconds": cpu_seconds, "achieved_rate": stored / elapsed if elapsed else 0.0}
 
 
 def _main(plan: EmitPlan, pipe) -> None:

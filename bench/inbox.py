@@ -1,7 +1,11 @@
 """Inbox queries at scale: bulk-load rows with generate_series, then time the
 first page, the unread count, the counts (unread/unseen/total) and the
 archived tab of one user, in the database (SignalStore, InboxStateStore) and
-through the REST API."""
+through the REST API.
+
+The rows are spread over the last `SPREAD_DAYS` days, one partition per month (as a
+table that has grown for months under the default 90-day retention looks): no query
+of the inbox names created_at, so each one reads every month's index."""
 
 from __future__ import annotations
 
@@ -15,13 +19,16 @@ MEASURED_USER = uuid.UUID("00000000-0000-4000-8000-00000000beef")
 NOISE_USERS = 10_000
 UNREAD_EVERY = 10  # the measured user: one in ten unread (the read ones are seen too)
 ARCHIVED_EVERY = 7  # ... and one in seven archived
+SPREAD_DAYS = 90
+SPREAD_SECONDS = SPREAD_DAYS * 86400
 
 _LOAD_USER = """
 INSERT INTO workflow_signals (user_id, seq, workflow_id, signal_type, data, timestamp, read, created_at,
                               seen_at, archived_at)
 SELECT $1, g, 'wf-' || (g % 500), 'status_update',
        jsonb_build_object('status', 'running', 'message', 'step ' || g),
-       now() - make_interval(secs => $2 - g), (g % $3) <> 0, now() - make_interval(secs => $2 - g),
+       now() - make_interval(secs => $2 - g), (g % $3) <> 0,
+       now() - make_interval(secs => ($2 - g)::float8 * $5 / $2),
        CASE WHEN (g % $3) <> 0 THEN now() END, CASE WHEN g % $4 = 0 THEN now() END
 FROM generate_series(1, $2) g
 """
@@ -29,7 +36,8 @@ FROM generate_series(1, $2) g
 _LOAD_NOISE = """
 INSERT INTO workflow_signals (user_id, seq, workflow_id, signal_type, data, timestamp, read, created_at)
 SELECT md5('noise-' || (g % $1))::uuid, $2 + g / $1 + 1, 'wf-' || (g % 997), 'progress',
-       jsonb_build_object('progress', (g % 100) / 100.0), now(), (g % 3) <> 0, now()
+       jsonb_build_object('progress', (g % 100) / 100.0), now(), (g % 3) <> 0,
+       now() - make_interval(secs => ((g::bigint * 7919) % $4)::float8)
 FROM generate_series(0, $3 - 1) g
 """
 
@@ -41,7 +49,10 @@ async def _load(database_url: str, user_rows: int, total_rows: int, loaded: int)
     conn = await connect(database_url)
     try:
         if loaded == 0:
-            await conn.execute(_LOAD_USER, MEASURED_USER, user_rows, UNREAD_EVERY, ARCHIVED_EVERY, timeout=3600)
+            await conn.execute("SELECT workflow_signals_add_partitions(now() - make_interval(secs => $1), now())",
+                               float(SPREAD_SECONDS))
+            await conn.execute(_LOAD_USER, MEASURED_USER, user_rows, UNREAD_EVERY, ARCHIVED_EVERY,
+                               float(SPREAD_SECONDS), timeout=3600)
             await conn.execute(
                 "INSERT INTO workflow_signal_seqs (user_id, last_seq) VALUES ($1, $2)", MEASURED_USER, user_rows
             )
@@ -50,11 +61,22 @@ async def _load(database_url: str, user_rows: int, total_rows: int, loaded: int)
         if noise > 0:
             # Each noise batch continues the noise users' seqs after the previous batches.
             offset = -(-(loaded - user_rows) // NOISE_USERS) + 1
-            await conn.execute(_LOAD_NOISE, NOISE_USERS, offset, noise, timeout=3600)
+            await conn.execute(_LOAD_NOISE, NOISE_USERS, offset, noise, SPREAD_SECONDS, timeout=3600)
         await conn.execute("VACUUM ANALYZE workflow_signals", timeout=3600)
     finally:
         await conn.close()
     return time.monotonic() - started
+
+
+async def _partitions(database_url: str) -> int:
+    from signalhub.store import connect
+
+    conn = await connect(database_url)
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'workflow_signals'::regclass"))
+    finally:
+        await conn.close()
 
 
 async def _time_store(database_url: str, queries: int) -> dict:
@@ -121,5 +143,6 @@ def inbox(database_url: str, sizes, log_dir) -> list[dict]:
         results.append({
             "table_rows": total, "user_rows": sizes.inbox_user_rows, "user_unread": store.pop("unread"),
             "load_seconds": load_seconds, "database": store, "http": http, "queries": sizes.inbox_queries,
+            "partitions": asyncio.run(_partitions(database_url)),
         })
     return results

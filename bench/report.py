@@ -51,7 +51,7 @@ def _idle_at(system: dict, n: int) -> dict | None:
     return None
 
 
-INGEST_KEYS = ("ingest", "ingest_batch", "ingest_http_batch", "ingest_http_many")
+INGEST_KEYS = ("ingest", "ingest_batch", "ingest_group_commit", "ingest_http_batch", "ingest_http_many")
 
 
 def targets(results: dict) -> list[tuple[str, str, str]]:
@@ -235,13 +235,18 @@ def render(results: dict) -> str:
                              f"{_num(p['p95_ms'], 2)} | {_num(p['p99_ms'], 2)} | {_num(p['max_ms'], 1)} |")
 
     lines += ["", "## Ingest (emitter as fast as it can, fixed time)", "",
-              "| system | path | emitted/s | stored/s | delivered/s |", "|---|---|---|---|---|"]
+              "| system | path | emitted/s | stored/s | delivered/s | p50 / p99 ms emit → socket | CPU s: server / emitter / postgres |",
+              "|---|---|---|---|---|---|---|"]
     for s, i in [(s, s.get(k)) for s in main for k in INGEST_KEYS]:
         if not isinstance(i, dict) or "emitted_per_second" not in i:
             continue
+        lat = i.get("latency") or {}
+        lat_text = f"{_num(lat['p50_ms'], 1)} / {_num(lat['p99_ms'], 1)}" if lat else "-"
         per = f", {i['per_request']} signals per request" if i.get("per_request", 1) > 1 else ""
         lines.append(f"| {s['label']} | {i['emit_mode']} (concurrency {i['concurrency']}{per}) | "
-                     f"{_num(i['emitted_per_second'])} | {_num(i['stored_per_second'])} | {_num(i['delivered_per_second'])} |")
+                     f"{_num(i['emitted_per_second'])} | {_num(i['stored_per_second'])} | {_num(i['delivered_per_second'])} | "
+                     f"{lat_text} | {_num(i.get('server_cpu_seconds'), 1)} / {_num(i.get('emitter_cpu_seconds'), 1)} / "
+                     f"{_num(i.get('postgres_cpu_seconds'), 1)} |")
 
     inbox = results.get("inbox")
     if isinstance(inbox, list):

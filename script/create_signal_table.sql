@@ -15,3 +15,4 @@ SET search_path TO :"schema";
 \ir ../src/signalhub/migrations/sql/0002_document_chunks.sql
 \ir ../src/signalhub/migrations/sql/0004_inbox_state.sql
 \ir ../src/signalhub/migrations/sql/0005_open_signal_types.sql
+\ir ../src/signalhub/migrations/sql/0006_partition_signals.sql

@@ -29,11 +29,11 @@ def host_app() -> object:
 
 
 def main() -> None:
-    from signalhub.server import WS_PROTOCOL
+    from signalhub.transport import PROTOCOL_PATH
 
     args = parse_args()
     if args.ws == "signalhub":
-        args.ws = WS_PROTOCOL
+        args.ws = PROTOCOL_PATH
     run(host_app(), args)
 
 

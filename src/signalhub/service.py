@@ -9,16 +9,12 @@ Guarantees:
 - a broker that is down does not fail an emit: the signal is stored and
   clients catch up by seq (the failure is counted and logged).
 
-Concurrent emits are written together (group commit): the first emit starts a
-flush; emits that arrive while a write is in flight wait for it and go out as
-the next batch, one `SignalStore.insert_many` statement and one commit. An
-idle service therefore adds no delay, and a busy one pays one round trip and
-one fsync per batch instead of per signal. Per signal nothing changes: bad
-input fails only its own caller (it is validated before it joins a batch),
-an idempotency key returns the stored twin (also within one batch), and each
-user's signals are stored and announced in seq order, because one batch is in
-flight at a time and a batch is announced before the next is written. A
-database error fails every caller of the batch it hit.
+Concurrent emits are written together (group commit, `ingest.py`): one
+`SignalStore.insert_many` statement and one commit per batch. Per signal nothing
+changes: bad input fails only its own caller (it is validated before it joins a
+batch), an idempotency key returns the stored twin (also within one batch), each
+user's signals are stored and announced in seq order, and a database error fails
+every caller of the batch it hit.
 """
 
 from __future__ import annotations
@@ -34,6 +30,7 @@ from typing import Any
 from . import metrics
 from .broker import Broker
 from .inbox_state import Target, inbox_messages
+from .ingest import GroupCommitWriter
 from .signals import NewSignal, Signal, SignalError, is_seed_type
 from .store import SignalStore
 from .store_inbox import InboxStateStore
@@ -48,9 +45,6 @@ class EmitResult:
     created: bool
 
 
-_Pending = tuple[list[NewSignal], "asyncio.Future[list[tuple[Signal, bool]]]"]
-
-
 def _metric_type(signal_type: str) -> str:
     # Custom types are one label: a label per custom name would let senders grow /metrics without bound.
     return signal_type if is_seed_type(signal_type) else "custom"
@@ -63,18 +57,20 @@ class SignalService:
     (None: any valid name; `SIGNALHUB_ALLOWED_SIGNAL_TYPES`).
     """
 
-    #: Signals written by one statement once several callers queue up (a single
-    #: caller's group is never split, so one statement may hold more).
-    MAX_BATCH = 500
-
     def __init__(
         self, store: SignalStore, broker: Broker, *, allowed_types: Collection[str] | None = None
     ) -> None:
-        self.store = store
         self.broker = broker
         self.allowed_types = frozenset(allowed_types) if allowed_types is not None else None
-        self._pending: list[_Pending] = []
-        self._flusher: asyncio.Task[None] | None = None  # exists only while there is work
+        self._writer = GroupCommitWriter(store, broker.transactional_channel, self._publish)
+
+    @property
+    def store(self) -> SignalStore:
+        return self._writer.store
+
+    @store.setter
+    def store(self, store: SignalStore) -> None:  # e.g. a new pool after the database came back
+        self._writer.store = store
 
     def build(
         self,
@@ -142,7 +138,7 @@ class SignalService:
             return []
         started = time.perf_counter()
         try:
-            stored = await self._write_in_batch(news)
+            stored = await self._writer.write(news)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -156,68 +152,6 @@ class SignalService:
             ).inc()
             results.append(EmitResult(signal, created))
         return results
-
-    def _write_in_batch(self, news: list[NewSignal]) -> asyncio.Future[list[tuple[Signal, bool]]]:
-        """Queue `news` for the next batch; the future resolves once they are stored and announced."""
-        loop = asyncio.get_running_loop()
-        if self._flusher is not None and self._flusher.get_loop() is not loop:
-            # A service reused on a new event loop: the old loop's flush can never run again.
-            self._flusher = None
-            self._pending = [p for p in self._pending if p[1].get_loop() is loop]
-        done: asyncio.Future[list[tuple[Signal, bool]]] = loop.create_future()
-        self._pending.append((news, done))
-        if self._flusher is None:
-            # Runs on the next loop iteration, after every emit already made ready this one.
-            self._flusher = loop.create_task(self._flush())
-        return done
-
-    def _take_batch(self) -> list[_Pending]:
-        """Whole groups from the front of the queue, up to MAX_BATCH signals (at least one group)."""
-        count = taken = 0
-        for news, _ in self._pending:
-            if taken and count + len(news) > self.MAX_BATCH:
-                break
-            count += len(news)
-            taken += 1
-        batch = self._pending[:taken]
-        del self._pending[:taken]
-        return batch
-
-    async def _flush(self) -> None:
-        """Write batches until nothing is pending, then end (the next emit starts a new flush)."""
-        batch: list[_Pending] = []
-        try:
-            while self._pending:
-                batch = self._take_batch()
-                await self._write(batch)
-                batch = []
-        finally:
-            self._flusher = None
-            for _, done in batch:  # only if this task was cancelled mid-write (loop shutdown)
-                done.cancel()
-
-    async def _write(self, batch: list[_Pending]) -> None:
-        channel = self.broker.transactional_channel
-        news = [new for group, _ in batch for new in group]
-        try:
-            if len(news) == 1:
-                results = [await self.store.insert(news[0], notify_channel=channel)]
-            else:
-                results = await self.store.insert_many(news, notify_channel=channel)
-        except Exception as exc:
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(exc)
-            return
-        if channel is None:  # announced after the commit, in seq order, before the next batch is written
-            for signal, created in results:
-                if created:
-                    await self._publish(signal)
-        start = 0
-        for group, done in batch:
-            if not done.done():  # its caller may have been cancelled; the signals are stored regardless
-                done.set_result(results[start : start + len(group)])
-            start += len(group)
 
     async def _publish(self, signal: Signal) -> None:
         try:

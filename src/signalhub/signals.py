@@ -242,7 +242,8 @@ class NewSignal:
         """The wire JSON split around the not-yet-known seq: `head + str(seq) + tail`.
 
         Lets the database put the seq it assigns into the message without the
-        message being encoded a second time.
+        message being encoded a second time (the data's encoding from validation
+        is reused).
         """
         return signal_json_parts(
             self.id, self.signal_type, self.workflow_id, self.data, self.timestamp, data_json=self.encoded_data()

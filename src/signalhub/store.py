@@ -36,19 +36,24 @@ _COLUMNS = ("id, user_id, seq, signal_type, workflow_id, data, timestamp, read, 
 # Deleted signals stay as tombstones (store_inbox.py says why); nothing but retention sees them.
 NOT_DELETED = "deleted_at IS NULL"
 
+# The idempotency key is claimed first (workflow_signal_idempotency_keys, 0006): only a signal
+# whose key was free (or that has none) takes a seq and a row. A concurrent emit of the same key
+# waits on the claim and finds the first signal once it committed.
 _INSERT = f"""
-WITH next AS (
-    INSERT INTO workflow_signal_seqs AS s (user_id, last_seq) VALUES ($1, 1)
+WITH claimed AS (
+    INSERT INTO workflow_signal_idempotency_keys (user_id, idempotency_key, signal_id)
+    SELECT $1, $7, $2 WHERE $7::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING signal_id
+), next AS (
+    INSERT INTO workflow_signal_seqs AS s (user_id, last_seq)
+    SELECT $1, 1 WHERE $7::text IS NULL OR EXISTS (SELECT 1 FROM claimed)
     ON CONFLICT (user_id) DO UPDATE SET last_seq = s.last_seq + 1
     RETURNING last_seq
 ), ins AS (
     INSERT INTO workflow_signals
         (id, user_id, seq, workflow_id, signal_type, data, timestamp, idempotency_key)
     SELECT $2, $1, next.last_seq, $3, $4, $5::text::jsonb, $6, $7 FROM next
-    WHERE $7::text IS NULL OR NOT EXISTS (
-        SELECT 1 FROM workflow_signals w WHERE w.user_id = $1 AND w.idempotency_key = $7
-    )
-    ON CONFLICT (user_id, idempotency_key) DO NOTHING
     RETURNING {_COLUMNS}
 )
 SELECT ins.*,
@@ -57,23 +62,36 @@ SELECT ins.*,
 FROM ins
 """
 
-_BY_KEY = f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND idempotency_key = $2"
+# The signal a key was claimed by (the sub-select is an init plan: its id prunes nothing, but
+# each partition answers from its primary-key index).
+_BY_KEY = f"""
+SELECT {_COLUMNS} FROM workflow_signals
+WHERE user_id = $1 AND id = (
+    SELECT signal_id FROM workflow_signal_idempotency_keys WHERE user_id = $1 AND idempotency_key = $2
+)
+"""
 
 # The batched twin of _INSERT: one statement, one commit, for many signals (of any users).
 # Seqs are handed out per user in input order under each counter-row lock (taken in
 # user_id order, so concurrent batches cannot deadlock); a row whose idempotency key
-# exists already is skipped (its seq is simply not used: seqs may skip numbers).
+# is claimed already takes no seq and no row.
 _INSERT_MANY = """
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
                          $7::text[], $8::text[], $9::text[], $10::text[])
         WITH ORDINALITY AS t(user_id, id, workflow_id, signal_type, data, ts, idempotency_key,
                              notify_prefix, notify_head, notify_tail, ord)
+), claimed AS (
+    -- In key order, so that concurrent batches claim in the same order (no deadlock); of two
+    -- rows with one key in this batch, the first claims it.
+    INSERT INTO workflow_signal_idempotency_keys (user_id, idempotency_key, signal_id)
+    SELECT user_id, idempotency_key, id FROM input WHERE idempotency_key IS NOT NULL
+    ORDER BY user_id, idempotency_key, ord
+    ON CONFLICT DO NOTHING
+    RETURNING signal_id
 ), fresh AS (
     SELECT i.* FROM input i
-    WHERE i.idempotency_key IS NULL OR NOT EXISTS (
-        SELECT 1 FROM workflow_signals w WHERE w.user_id = i.user_id AND w.idempotency_key = i.idempotency_key
-    )
+    WHERE i.idempotency_key IS NULL OR i.id IN (SELECT signal_id FROM claimed)
 ), counts AS (
     SELECT user_id, count(*) AS n FROM fresh GROUP BY user_id
 ), bumped AS (
@@ -89,10 +107,9 @@ WITH input AS (
         (id, user_id, seq, workflow_id, signal_type, data, timestamp, idempotency_key)
     SELECT id, user_id, seq, workflow_id, signal_type, data::jsonb, ts, idempotency_key
     FROM numbered ORDER BY user_id, seq
-    ON CONFLICT (user_id, idempotency_key) DO NOTHING
     RETURNING id, user_id, seq, created_at
 )
-SELECT ins.seq, ins.created_at, n.ord,
+SELECT ins.id, ins.seq, ins.created_at, n.ord,
        CASE WHEN $11::text IS NOT NULL
             THEN pg_notify($11, n.notify_prefix || ins.seq || n.notify_head
                                 || coalesce(ins.seq || n.notify_tail, '')) END AS notified
@@ -267,19 +284,19 @@ class SignalStore:
         for new in news:
             values = (new.user_id, new.id, new.workflow_id, new.signal_type, new.encoded_data(),
                       new.timestamp, new.idempotency_key, *_notify_parts(new))
-            for column, value in zip(columns, values, strict=False):
+            for column, value in zip(columns, values, strict=True):
                 column.append(value)
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(_INSERT_MANY, *columns, notify_channel)
             out: list[tuple[Signal, bool] | None] = [None] * len(news)
             for row in rows:
-                # Built from what was sent: the row holds exactly that (no jsonb decoded back per row).
+                # Only what the database decided comes back; the rest is the signal as sent
+                # (decoding every row's data again would cost more than the insert).
                 new = news[row["ord"] - 1]
-                out[row["ord"] - 1] = (
-                    Signal(new.id, new.user_id, row["seq"], new.signal_type, new.workflow_id, new.data,
-                           new.timestamp, created_at=row["created_at"]),
-                    True,
-                )
+                out[row["ord"] - 1] = (Signal(
+                    id=new.id, user_id=new.user_id, seq=row["seq"], signal_type=new.signal_type,
+                    workflow_id=new.workflow_id, data=new.data, timestamp=new.timestamp,
+                    created_at=row["created_at"]), True)
             for index, new in enumerate(news):
                 if out[index] is None:
                     existing = await conn.fetchrow(_BY_KEY, new.user_id, new.idempotency_key)
