@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from .wire import SIGNAL_TYPES, signal_type_of, timestamp_of
+from .wire import _TYPE_KEY, SIGNAL_TYPES, timestamp_of
 
 CONNECTIONS = Gauge("signalhub_connections", "Open WebSocket connections on this process")
 SIGNALS_STORED = Counter("signalhub_signals_stored_total", "Signals stored", ["signal_type"])
@@ -55,6 +55,7 @@ EMIT_LATENCY = Histogram(
 )
 
 _KNOWN_TYPES = frozenset(SIGNAL_TYPES)
+_monotonic = time.monotonic
 _EMIT_TO_SEND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -121,9 +122,12 @@ def signal_fanned_out(payload: str | None, connections: int) -> None:
     stats.fanout += connections
     if payload is None:  # announced by seq only (too big for the broker): read from the DB
         return
-    kind = signal_type_of(payload)
-    stats.delivered[kind if kind in _KNOWN_TYPES else "unknown"] += connections
-    now = time.monotonic()
+    # `wire.signal_type_of`, inline and with `str.partition` (cheaper than `find` and a
+    # slice in CPython): with one socket per user this runs for every delivery.
+    kind = payload.partition(_TYPE_KEY)[2].partition('"')[0]
+    delivered = stats.delivered  # keyed by the known types and "unknown"
+    delivered[kind if kind in delivered else "unknown"] += connections
+    now = _monotonic()
     if now < stats.next_sample:
         return
     stats.next_sample = now + stats.SAMPLE_INTERVAL
