@@ -1,4 +1,4 @@
-"""`python -m bench [--quick | --full | --tiny] [--systems ...] [--only ...] [--out DIR]`;
+"""`python -m bench [--quick | --full | --tiny] [--systems ...] [--only ...] [--fanout MODE] [--out DIR]`;
 `python -m bench --cluster [...]`: three instances behind HAProxy instead (bench/cluster.py)."""
 
 from __future__ import annotations
@@ -31,11 +31,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in PROFILES:
         size.add_argument(f"--{name}", dest="profile", action="store_const", const=name)
     parser.set_defaults(profile="quick")
-    parser.add_argument("--systems", default="signalhub,cm,socketio")
+    parser.add_argument("--systems", default="signalhub,cm,socketio",
+                        help='comma-separated; an entry may carry variant options, e.g. "signalhub,cm:deflate=0" '
+                             "runs signalhub and only the deflate-off ConnectionManager")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--variants", default=None,
                         help='extra runs (idle + fan-out), e.g. "signalhub:ws=wsproto;cm:deflate=0" ("" for none)')
     parser.add_argument("--idle-steps", default=None, help='idle connections held, e.g. "1000,2000" (default: the profile\'s)')
+    parser.add_argument("--fanout", choices=("both", "broadcast", "targeted"), default="both",
+                        help="which fan-out modes the fanout scenario runs")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"),
                         help="a PostgreSQL server to create the bench database on (default: embedded)")
@@ -67,7 +71,7 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str], log_dir: Path,
-               pool: ClientPool, stalled_pool: ClientPool) -> dict:
+               pool: ClientPool, stalled_pool: ClientPool, fanout_modes: str = "both") -> dict:
     out: dict = {"kind": kind, "ws": options.get("ws", "auto"), "deflate": options.get("deflate", "default")}
     with running(kind, log_dir, database_url=database_url, **options) as system:
         out["label"] = system.label
@@ -75,8 +79,9 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
         print(f"{system.label} (port {system.port})", flush=True)
         if "idle" in only:
             _guard(out, "idle", lambda: scenarios.idle_connections(system, pool, sizes))
-        if "fanout" in only:
+        if "fanout" in only and fanout_modes in ("both", "broadcast"):
             _guard(out, "fanout_broadcast", lambda: scenarios.fanout(system, pool, sizes, broadcast=True))
+        if "fanout" in only and fanout_modes in ("both", "targeted"):
             _guard(out, "fanout_targeted", lambda: scenarios.fanout(system, pool, sizes, broadcast=False))
         if system.is_variant:
             return out  # variants: memory and fan-out only
@@ -108,6 +113,20 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
     return out
 
 
+def _split_systems(text: str) -> list[str]:
+    """"signalhub,cm:deflate=0,ws=wsproto,socketio" -> ["signalhub", "cm:deflate=0,ws=wsproto", "socketio"]:
+    an item with "=" and no ":" continues the previous entry's options."""
+    entries: list[str] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        if "=" in item and ":" not in item and entries:
+            entries[-1] += "," + item
+        else:
+            entries.append(item)
+    return entries
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.cluster:
@@ -121,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.idle_steps:
         sizes = dataclasses.replace(sizes, idle_steps=tuple(int(x) for x in args.idle_steps.split(",")))
     only = {x.strip() for x in args.only.split(",") if x.strip()}
-    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    # "kind" or "kind:option=value" (a variant run instead of the kind's default run).
+    entries = [parse_variant(s) for s in _split_systems(args.systems)]
+    systems = [kind for kind, _ in entries]
     args.out.mkdir(parents=True, exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="signalhub-bench-logs-"))
     started = time.time()
@@ -132,12 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         pool = ClientPool(sizes.client_processes)
         stalled_pool = ClientPool(1)
         try:
-            variants = [(kind, {}) for kind in systems]
+            variants = list(entries)
             variants += [v for v in map(parse_variant, sizes.variants) if v[0] in systems]
             for kind, options in variants:
                 try:
                     results["systems"].append(
-                        run_system(kind, options, database_url, sizes, only, log_dir, pool, stalled_pool))
+                        run_system(kind, options, database_url, sizes, only, log_dir, pool, stalled_pool, args.fanout))
                 except Exception as exc:
                     traceback.print_exc()
                     results["systems"].append({"kind": kind, "variant": bool(options), **options,

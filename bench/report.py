@@ -188,7 +188,7 @@ def render(results: dict) -> str:
         return f"{produce:.1f} + {deliver:.1f}" if produce is not None and deliver is not None else "-"
 
     for s in results["systems"]:
-        if "fanout_broadcast" not in s:
+        if "fanout_broadcast" not in s and "fanout_targeted" not in s:
             continue
         b, t = _rate(s, "fanout_broadcast"), _rate(s, "fanout_targeted")
         lines.append(f"| {s.get('label', s['kind'])} | {_num(b)} | {_ratio(b, _rate(cm, 'fanout_broadcast'))} | "

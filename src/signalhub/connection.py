@@ -111,16 +111,12 @@ class Connection:
             return
         # No sender after start() means nothing is queued, pending or closing (a
         # sender exists until all of that is done), so only order is left to check.
-        if (
-            self._sender is None
-            and self._started
-            and frame.text is not None
-            and (frame.seq is None or frame.seq == self.last_seq + 1)
-            and self._socket.write_frame(frame.ws_bytes)
-        ):
-            if frame.seq is not None:
-                self.last_seq = frame.seq
-            return
+        if self._sender is None and self._started:
+            seq, ws = frame.seq, frame.ws_bytes
+            if ws is not None and (seq is None or seq == self.last_seq + 1) and self._socket.write_frame(ws):
+                if seq is not None:
+                    self.last_seq = seq
+                return
         if not self._queue.push(frame):
             metrics.SLOW_CONSUMERS.inc()
             self.request_close(CLOSE_TOO_SLOW, "too slow: send queue overflowed; reconnect and resume")
@@ -299,7 +295,7 @@ class Connection:
                 await self._replay(self.last_seq, announce=False)
 
     async def _send_frame(self, frame: Frame) -> None:
-        assert frame.text is not None
+        assert frame.text is not None and frame.ws_bytes is not None
         if not self._socket.write_frame(frame.ws_bytes):
             await self._socket.send_text(frame.text)  # waits while the transport is paused
 

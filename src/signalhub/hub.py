@@ -18,8 +18,9 @@ from typing import Any
 
 from . import metrics
 from .connection import Connection
+from .metrics import signal_fanned_out
 from .sendqueue import Frame
-from .wire import CLOSE_GOING_AWAY, parse_broker_frame
+from .wire import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +83,33 @@ class Hub:
     # -- fan-out -------------------------------------------------------------------
 
     def dispatch(self, message: str) -> None:
-        """Route one broker frame (`wire.broker_frame`) to the user's connections."""
-        user = message[: message.find("\n")]
+        """Route one broker frame (`wire.broker_frame`) to the user's connections.
+
+        Runs once per signal, and with one socket per user that is once per
+        delivery: the frame is taken apart in place (what `wire.parse_broker_frame`
+        does) with `str.partition`, the cheapest way in CPython (no argument
+        parsing, no slice objects), and counted with one call.
+        """
+        user, _, rest = message.partition("\n")
         conns = self._by_user.get(user)
         if not conns:
             return  # most frames: a user with no socket on this instance
+        seq_text, newline, payload_text = rest.partition("\n")
         try:
-            _, seq, payload = parse_broker_frame(message)
+            if not newline:
+                raise ValueError("no payload line")
+            seq = int(seq_text) if seq_text else None
+            if seq is not None and seq < 0:
+                raise ValueError("negative seq")
         except ValueError:
             log.warning("hub: ignoring a malformed broker frame")
             return
+        payload = payload_text or None
         frame = Frame(seq, payload)  # one frame object shared by every connection
         for conn in conns:  # an immutable tuple: safe even if a close changes the registry
             conn.enqueue(frame)
         if seq is not None:
-            metrics.signal_fanned_out(payload, len(conns))
+            signal_fanned_out(payload, len(conns))
 
     def deliver_to_user(self, user_id: uuid.UUID | str, message: dict[str, Any] | str) -> None:
         """Queue a control message for every connection of one user on this process."""

@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from .wire import SEED_SIGNAL_TYPES, signal_type_of, timestamp_of
+from .wire import SEED_SIGNAL_TYPES, SIGNAL_TYPE_KEY, timestamp_of
 
 CONNECTIONS = Gauge("signalhub_connections", "Open WebSocket connections on this process")
 SIGNALS_STORED = Counter("signalhub_signals_stored_total", "Signals stored", ["signal_type"])
@@ -56,6 +56,7 @@ EMIT_LATENCY = Histogram(
 
 # Custom types share one label, "custom": a label per name would let senders grow /metrics without bound.
 _KNOWN_TYPES = frozenset(SEED_SIGNAL_TYPES)
+_monotonic = time.monotonic
 _EMIT_TO_SEND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -122,9 +123,11 @@ def signal_fanned_out(payload: str | None, connections: int) -> None:
     stats.fanout += connections
     if payload is None:  # announced by seq only (too big for the broker): read from the DB
         return
-    kind = signal_type_of(payload)
-    stats.delivered["unknown" if kind is None else kind if kind in _KNOWN_TYPES else "custom"] += connections
-    now = time.monotonic()
+    # `wire.signal_type_of`, inline and with `str.partition` (cheaper than `find` and a
+    # slice in CPython): with one socket per user this runs for every delivery.
+    kind = payload.partition(SIGNAL_TYPE_KEY)[2].partition('"')[0]
+    stats.delivered[kind if kind in _KNOWN_TYPES else "custom" if kind else "unknown"] += connections
+    now = _monotonic()
     if now < stats.next_sample:
         return
     stats.next_sample = now + stats.SAMPLE_INTERVAL

@@ -16,32 +16,30 @@ Guarantees:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 
 from .transport.frames import text_frame
 from .wire import is_progress, workflow_id_of
 
 
-@dataclass(slots=True)
 class Frame:
     """One outgoing message. `seq` is None for control frames; `text` is None
-    when the payload must be read from the database (too big for the broker)."""
+    when the payload must be read from the database (too big for the broker).
 
-    seq: int | None
-    text: str | None
-    _workflow: str | None = field(default=None, repr=False)
-    _ws: bytes | None = field(default=None, repr=False)
+    `ws_bytes` is the whole server-to-client WebSocket text frame (RFC 6455,
+    unmasked), serialised here, once: one frame object is shared by every
+    socket of the user, and a socket that can take it at once is handed these
+    bytes with no further work (None when `text` is)."""
 
-    @property
-    def ws_bytes(self) -> bytes:
-        """The whole server-to-client WebSocket text frame (RFC 6455, unmasked),
-        serialised on first use: one frame object is shared by every socket of
-        the user, so this happens once per signal, not once per socket."""
-        ws = self._ws
-        if ws is None:
-            assert self.text is not None
-            ws = self._ws = text_frame(self.text.encode())
-        return ws
+    __slots__ = ("seq", "text", "ws_bytes", "_workflow")
+
+    def __init__(self, seq: int | None, text: str | None) -> None:
+        self.seq = seq
+        self.text = text
+        self.ws_bytes = None if text is None else text_frame(text.encode())
+        self._workflow: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Frame(seq={self.seq!r}, text={self.text!r})"
 
     @property
     def is_progress(self) -> bool:

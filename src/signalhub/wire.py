@@ -92,7 +92,8 @@ def signal_json(id: object, seq: int, signal_type: str, workflow_id: str, data: 
 
 
 _DECODER = json.JSONDecoder()
-_TYPE_KEY = ',"signal_type":"'
+#: What precedes a signal JSON's `signal_type` value (readers that need no decoding).
+SIGNAL_TYPE_KEY = ',"signal_type":"'
 _PROGRESS_KEY = ',"signal_type":"progress"'
 _WORKFLOW_KEY = ',"workflow_id":'
 _TIMESTAMP_KEY = ',"timestamp":"'
@@ -100,10 +101,10 @@ _TIMESTAMP_KEY = ',"timestamp":"'
 
 def signal_type_of(text: str) -> str | None:
     """A signal JSON's `signal_type`, read without decoding (None when absent)."""
-    start = text.find(_TYPE_KEY)
+    start = text.find(SIGNAL_TYPE_KEY)
     if start < 0:
         return None
-    start += len(_TYPE_KEY)
+    start += len(SIGNAL_TYPE_KEY)
     return text[start : text.find('"', start)]
 
 

@@ -277,10 +277,21 @@ async def test_a_peer_that_does_not_answer_pings_is_closed_1011():
     config = dict(ws_ping_interval=0.1, ws_ping_timeout=0.2)
     async with serving_with(app, **config) as server:
         got = await raw_exchange(server.port, HANDSHAKE + b"\r\n", read_for=2.0)
-    frames = got[got.index(b"\r\n\r\n") + 4:]
-    assert frames[:1] == b"\x89"  # the ping
-    close_at = frames.index(b"\x88")
-    assert int.from_bytes(frames[close_at + 2:close_at + 4], "big") == 1011
+    frames = server_frames(got[got.index(b"\r\n\r\n") + 4:])
+    assert frames[0][0] == 0x89  # the ping (its payload is random: parsed, not searched)
+    [close] = [payload for opcode, payload in frames if opcode == 0x88]
+    assert int.from_bytes(close[:2], "big") == 1011
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(first byte, payload) of each unmasked server frame in `data` (payloads under 126 bytes)."""
+    frames, at = [], 0
+    while at + 2 <= len(data):
+        length = data[at + 1] & 0x7F
+        assert length < 126, "a control frame"
+        frames.append((data[at], data[at + 2:at + 2 + length]))
+        at += 2 + length
+    return frames
 
 
 async def test_server_shutdown_closes_open_sockets_with_1012():
