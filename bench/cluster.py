@@ -222,7 +222,7 @@ def _reconnects(report: list[dict], since: float) -> dict:
 
 
 def _bytes_per_row(url: str) -> float:
-    """workflow_signals with its indexes (and TOAST), per row, after the run's inserts."""
+    """workflow_signals (every partition) with its indexes, TOAST and idempotency keys, per row, after the run's inserts."""
     import asyncio
 
     from signalhub.store import connect as store_connect
@@ -231,7 +231,10 @@ def _bytes_per_row(url: str) -> float:
         conn = await store_connect(url)
         try:
             await conn.execute("VACUUM ANALYZE workflow_signals")
-            size = await conn.fetchval("SELECT pg_total_relation_size('workflow_signals')")
+            # Partitioned by month: the parent holds nothing, its partitions (and the key table) do.
+            size = await conn.fetchval(
+                "SELECT sum(pg_total_relation_size(relid))::bigint FROM pg_partition_tree('workflow_signals')")
+            size += await conn.fetchval("SELECT pg_total_relation_size('workflow_signal_idempotency_keys')")
             rows = await conn.fetchval("SELECT count(*) FROM workflow_signals")
         finally:
             await conn.close()

@@ -75,11 +75,15 @@ class WsClient(asyncio.Protocol):
             head = bytes(buffer[:end]).decode("latin-1")
             del buffer[: end + 4]
             if not head.startswith("HTTP/1.1 101"):
-                self.opened.set_exception(ConnectionError(head.split("\r\n", 1)[0]))
+                if not self.opened.done():
+                    self.opened.set_exception(ConnectionError(head.split("\r\n", 1)[0]))
                 self.transport.close()
                 return
             if "permessage-deflate" in head.lower():
                 self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            if self.opened.done():  # the opener gave up (timed out) before the upgrade arrived
+                self.transport.close()
+                return
             self._upgraded = True
             self.opened.set_result(True)
         self._frames()
