@@ -105,8 +105,7 @@ def serve(
         hub,
         host=host,
         port=port,
-        log_config=log_config(log_level.upper()),
-        log_level=log_level,
+        log_level=log_level,  # and, from it, signalhub's log config (run_server)
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
