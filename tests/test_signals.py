@@ -115,3 +115,55 @@ def test_wire_format_is_the_seed_shape_plus_id_and_seq():
     assert set(wire) == {"id", "seq", "signal_type", "workflow_id", "data", "timestamp"}
     assert wire["timestamp"].endswith("Z")
     assert wire["seq"] == 7 and wire["id"] == str(new.id)
+
+
+# -- checks made on the data's encoding, with the exact walk as the fallback ---------------
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    data = {"status": "ok", "note": "{[" * 100}
+    assert validate_signal("status_update", "wf", data) == data
+
+
+def test_a_nul_in_a_key_or_a_string_is_refused_but_its_escaped_spelling_is_text():
+    with pytest.raises(SignalError, match="NUL"):
+        validate_signal("status_update", "wf", {"status": "ok", "k\x00": 1})
+    with pytest.raises(SignalError, match="NUL"):
+        validate_signal("status_update", "wf", {"status": "ok", "list": ["a\x00b"]})
+    literal = {"status": "ok", "note": "\\u0000 is how JSON spells NUL"}
+    assert validate_signal("status_update", "wf", literal) == literal
+
+
+def test_a_lone_surrogate_anywhere_in_the_data_is_refused():
+    with pytest.raises(SignalError, match="lone surrogates"):
+        validate_signal("approval_needed", "wf", {"nested": {"x": ["\ud800"]}})
+    emoji = {"status": "done \U0001f600"}
+    assert validate_signal("status_update", "wf", emoji) == emoji
+
+
+# -- ids ----------------------------------------------------------------------------------
+
+
+def test_signal_ids_are_random_version_4_uuids_and_never_repeat():
+    ids = [NewSignal.create(USER, "completion", "wf").id for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    assert {i.version for i in ids} == {4} and {i.variant for i in ids} == {uuid.RFC_4122}
+
+
+def test_a_forked_child_makes_other_ids_than_its_parent():
+    import os
+
+    from signalhub.signals import new_signal_id
+
+    new_signal_id()  # the parent holds unused ids now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids, then leave at once
+        os.write(write, "".join(str(new_signal_id()) for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    parent = [str(new_signal_id()) for _ in range(10)]
+    assert len(child) == 360 and not any(i in child for i in parent)

@@ -80,7 +80,8 @@ def signal_json_parts(
     head = f'{{"id":"{id}","seq":'
     tail = (
         f',"signal_type":{dumps(signal_type)},"workflow_id":{dumps(workflow_id)},'
-        f'"data":{data_json or dumps(data)},"timestamp":{dumps(format_timestamp(timestamp))}}}'
+        # An ISO-8601 timestamp needs no JSON escaping: quoted as is.
+        f'"data":{data_json or dumps(data)},"timestamp":"{format_timestamp(timestamp)}"}}'
     )
     return head, tail
 
