@@ -145,6 +145,11 @@ async def _run(plan: EmitPlan) -> dict:
         finally:
             gate.release()
 
+    # Startup's objects out of the collector's reach, as `signalhub worker` and
+    # `signalhub api` do once started (signalhub/heap.py).
+    from signalhub.heap import freeze_startup_objects
+
+    freeze_startup_objects()
     tasks = set()
     cpu_started = time.process_time()
     started = time.monotonic()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from .heap import freeze_startup_objects
 from .httphead import guard_protocol_factory
 from .logs import log_config
 from .settings import Settings
@@ -37,9 +38,15 @@ class GracefulServer(uvicorn.Server):
     closes the rest.
     """
 
-    def __init__(self, config: uvicorn.Config, hub: SignalHub) -> None:
+    def __init__(self, config: uvicorn.Config, hub: SignalHub, *, freeze_heap: bool = False) -> None:
         super().__init__(config)
         self._signalhub = hub
+        self._freeze_heap = freeze_heap
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self._freeze_heap and not self.should_exit:  # started: the app and its lifespan are ready
+            freeze_startup_objects()
 
     async def shutdown(self, sockets=None) -> None:
         hub = self._signalhub
@@ -111,16 +118,19 @@ def serve(
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_graceful_shutdown=5,
+        freeze_heap=True,  # a process of signalhub's own (heap.py)
     )
 
 
-def run_server(app: Any, hub: SignalHub, **options: Any) -> None:
+def run_server(app: Any, hub: SignalHub, *, freeze_heap: bool = False, **options: Any) -> None:
     """uvicorn with `socket_options` (unless `options` say otherwise), the
     request-head guard (`SIGNALHUB_REQUEST_HEAD_TIMEOUT`) and a shutdown that
     turns readiness 503, drains, and says 1001 on every socket first:
     `signalhub api` and `SignalHub.serve` alike. Unless `options` has a `log_config`,
-    signalhub's (tokens redacted, the socket access lines included) is used."""
+    signalhub's (tokens redacted, the socket access lines included) is used.
+    `freeze_heap`: once started, exempt startup's objects from garbage collection
+    (`heap.freeze_startup_objects`; `signalhub api` does, a host's app by default not)."""
     options.setdefault("log_config", log_config(str(options.get("log_level", "info")).upper()))
     config = uvicorn.Config(app, **{"interface": "asgi3", **socket_options(hub.settings), **options})
     guard_request_heads(config, hub.settings.request_head_timeout)
-    GracefulServer(config, hub).run()
+    GracefulServer(config, hub, freeze_heap=freeze_heap).run()

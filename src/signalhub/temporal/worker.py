@@ -47,6 +47,7 @@ from ..documents.activities import DocumentActivities
 from ..documents.embedding import load_embedder
 from ..documents.storage import DocumentStore
 from ..documents.workflows import DocumentProcessingWorkflow
+from ..heap import freeze_startup_objects
 from ..logs import log_config
 from ..retention import run_periodically as run_retention
 from ..runtime import Runtime, open_runtime
@@ -188,6 +189,7 @@ async def main(settings: Settings, options: WorkerOptions | None = None) -> None
         retention = asyncio.create_task(run_retention(runtime.store, settings), name="retention")
         try:
             async with worker:
+                freeze_startup_objects()  # a process of signalhub's own (heap.py)
                 log.info(
                     "worker polling task queue %r on %s (namespace %s, lifecycle signals %s)",
                     settings.temporal_task_queue, temporal_address(settings),
