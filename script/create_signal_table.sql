@@ -16,3 +16,4 @@ SET search_path TO :"schema";
 \ir ../src/signalhub/migrations/sql/0004_inbox_state.sql
 \ir ../src/signalhub/migrations/sql/0005_open_signal_types.sql
 \ir ../src/signalhub/migrations/sql/0006_partition_signals.sql
+\ir ../src/signalhub/migrations/sql/0007_qualified_trigger_functions.sql

@@ -170,6 +170,7 @@ async def test_signalhub_installs_into_a_supabase_project_and_changes_nothing_of
         assert "auth.uid()" in policies["Users can view own signals"]
         assert await conn.fetchval("SELECT count(*) FROM signalhub.documents") == 0
         await _only_the_user_sees_their_signal_and_anon_sees_nothing(conn, user)
+        await _the_user_marks_it_read_through_postgrest_and_the_counts_follow(conn, user)
     finally:
         await conn.close()
 
@@ -185,6 +186,22 @@ async def _only_the_user_sees_their_signal_and_anon_sees_nothing(conn: asyncpg.C
         await conn.execute("SET LOCAL ROLE anon")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):  # not even the schema is anon's to use
             await conn.fetchval("SELECT count(*) FROM signalhub.workflow_signals")
+
+
+async def _the_user_marks_it_read_through_postgrest_and_the_counts_follow(
+    conn: asyncpg.Connection, user: uuid.UUID
+) -> None:
+    """supabase-js updates go through PostgREST, whose sessions have search_path "public,
+    extensions": the count trigger fired there must still find signalhub's tables."""
+    counts = "SELECT unread FROM signalhub.workflow_signal_counts WHERE user_id = $1"
+    assert await conn.fetchval(counts, user) == 1
+    async with conn.transaction():
+        await conn.execute("SET LOCAL search_path TO public, extensions")
+        await conn.execute("SET LOCAL ROLE authenticated")
+        await conn.execute("SELECT set_config('request.jwt.claims', $1, true)", json.dumps({"sub": str(user)}))
+        updated = await conn.execute("UPDATE signalhub.workflow_signals SET read = true, read_at = now()")
+        assert updated == "UPDATE 1"
+    assert await conn.fetchval(counts, user) == 0
 
 
 async def test_an_older_install_in_public_moves_without_disturbing_the_hosts_documents(supabase_like):
