@@ -283,7 +283,8 @@ def page_statement(
       rows", which keeps the ordered merge of every month's (user_id, seq) index: it reads
       a page, whatever the user. Written as a literal, the generic plan knows the page size,
       and where most users have fewer signals than a page it appends and sorts all of the
-      user's rows instead: 32-43 ms for a heavy user, measured (tests/test_store_plans.py);
+      user's rows instead: 32-43 ms for a heavy user on the bench table with such statistics
+      (tests/test_store_plans.py shows the sort);
     - read, seen and archived are written into the text, so that the plan uses the
       partial index of that tab (`NOT read` matches idx_workflow_signals_user_unread_seq;
       `read = $2` could not);
