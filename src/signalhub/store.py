@@ -118,6 +118,13 @@ ORDER BY ins.user_id, ins.seq
 """
 
 
+# A socket's resume: the user's signals after a seq, oldest first. Without a workflow filter it
+# runs on a cached plan (right for every user, see `page_statement`); with one it is planned per call.
+_AFTER = f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 AND {NOT_DELETED} ORDER BY seq LIMIT $3"
+_AFTER_IN_WORKFLOWS = (f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 "
+                       f"AND workflow_id = ANY($4::text[]) AND {NOT_DELETED} ORDER BY seq LIMIT $3")
+
+
 def _notify_parts(new: NewSignal) -> tuple[str, str, str | None]:
     """`wire.notify_parts` for one new signal: too big for NOTIFY, it is announced
     as "user, seq" and the receiver reads the row."""
@@ -136,11 +143,14 @@ async def fetch_planned_per_call(pool: Any, query: str, *args: Any) -> list[asyn
     """`pool.fetch`, planned for these arguments every time (`plan_cache_mode =
     force_custom_plan`, for this statement's transaction only).
 
-    Why: a prepared statement switches to a generic plan after five calls. On the
-    partitioned table the generic plan for "a user's rows by seq" assumes the
-    average user's few rows, appends every partition's matches and sorts them: a
-    user with 100,000 signals then costs ~70 ms instead of 0.1 ms. Planning anew
-    costs ~1 ms and is right for light and heavy users alike (docs/scaling.md).
+    For the inbox statements that filter on a value (a signal type, a workflow, a time
+    range): how many of the user's rows match depends on the value, and only a plan made
+    for it knows (a rare workflow is found through its own index, a common one by walking
+    the user's seqs). A prepared statement's generic plan guesses instead; for a heavy
+    user and a rare value that measured 36 ms against 24 ms (signal type) and 7.9 against
+    2.7 ms (a socket's resume by workflow). Planning anew costs ~0.3 ms plus three round
+    trips (BEGIN, SET LOCAL, COMMIT). The statements without such a filter run on cached
+    plans instead (`SignalStore.page`, docs/scaling.md).
     """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
@@ -254,6 +264,69 @@ class InboxPage:
     next_cursor: str | None
 
 
+def page_statement(
+    user_id: uuid.UUID,
+    *,
+    limit: int,
+    offset: int = 0,
+    cursor: int | None = None,
+    where: InboxFilter = InboxFilter(),
+) -> tuple[str, list[Any], bool]:
+    """The SQL and arguments of `SignalStore.page`, and whether it is planned per call.
+
+    Without a value filter (the default list, the unread, unseen and archived tabs, a
+    cursor, an offset) the statement runs on PostgreSQL's cached plan: after five calls a
+    prepared statement may switch to its generic plan, made once for any user. That plan
+    must then be right for a user with 100,000 signals as for one with five, so:
+
+    - the LIMIT stays a parameter. PostgreSQL plans an unknown LIMIT as "a tenth of the
+      rows", which keeps the ordered merge of every month's (user_id, seq) index: it reads
+      a page, whatever the user. Written as a literal, the generic plan knows the page size,
+      and where most users have fewer signals than a page it appends and sorts all of the
+      user's rows instead: 32-43 ms for a heavy user on the bench table with such statistics
+      (tests/test_store_plans.py shows the sort);
+    - read, seen and archived are written into the text, so that the plan uses the
+      partial index of that tab (`NOT read` matches idx_workflow_signals_user_unread_seq;
+      `read = $2` could not);
+    - OFFSET is left out when 0 (an unknown OFFSET is also planned as a tenth of the rows,
+      which made the generic plan look dearer than planning per call).
+
+    A value filter (signal type, workflow, time range) is planned per call
+    (`fetch_planned_per_call`).
+    """
+    clauses = ["user_id = $1", NOT_DELETED]
+    args: list[Any] = [user_id]
+
+    def add(sql: str, value: Any) -> None:
+        args.append(value)
+        clauses.append(sql.format(f"${len(args)}"))
+
+    if cursor is not None:
+        add("seq < {}", cursor)
+    if where.read is not None:
+        clauses.append("read" if where.read else "NOT read")
+    if where.archived is not None:
+        clauses.append("archived_at IS NOT NULL" if where.archived else "archived_at IS NULL")
+    if where.seen is not None:
+        clauses.append("seen_at IS NOT NULL" if where.seen else "seen_at IS NULL")
+    cached_args = len(args)
+    if where.signal_type is not None:
+        add("signal_type = {}", where.signal_type)
+    if where.workflow_id is not None:
+        add("workflow_id = {}", where.workflow_id)
+    if where.since is not None:
+        add("timestamp >= {}", where.since)
+    if where.until is not None:
+        add("timestamp < {}", where.until)
+    per_call = len(args) > cached_args
+    args.append(limit + 1)
+    query = f"SELECT {_COLUMNS} FROM workflow_signals WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ${len(args)}"
+    if offset:
+        args.append(offset)
+        query += f" OFFSET ${len(args)}"
+    return query, args, per_call
+
+
 class SignalStore:
     """All SQL the service runs. Safe for concurrent use (one asyncpg pool)."""
 
@@ -326,24 +399,9 @@ class SignalStore:
         """The user's signals with seq > `seq`, oldest first, at most `limit`
         (only those of `workflow_ids` when given: a filtered socket's resume)."""
         if workflow_ids:
-            rows = await fetch_planned_per_call(
-                self.pool,
-                f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 "
-                f"AND workflow_id = ANY($4::text[]) AND {NOT_DELETED} ORDER BY seq LIMIT $3",
-                user_id,
-                seq,
-                limit,
-                workflow_ids,
-            )
+            rows = await fetch_planned_per_call(self.pool, _AFTER_IN_WORKFLOWS, user_id, seq, limit, workflow_ids)
         else:
-            rows = await fetch_planned_per_call(
-                self.pool,
-                f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id = $1 AND seq > $2 AND {NOT_DELETED} "
-                "ORDER BY seq LIMIT $3",
-                user_id,
-                seq,
-                limit,
-            )
+            rows = await self.pool.fetch(_AFTER, user_id, seq, limit)
         return [_signal(r) for r in rows]
 
     async def latest_seq(self, user_id: uuid.UUID) -> int:
@@ -371,36 +429,11 @@ class SignalStore:
         where: InboxFilter = InboxFilter(),
     ) -> InboxPage:
         """Newest first. `cursor` is the seq of the last signal already seen (keyset)."""
-        clauses = ["user_id = $1", NOT_DELETED]
-        args: list[Any] = [user_id]
-
-        def add(sql: str, value: Any) -> None:
-            args.append(value)
-            clauses.append(sql.format(f"${len(args)}"))
-
-        if cursor is not None:
-            add("seq < {}", cursor)
-        if where.signal_type is not None:
-            add("signal_type = {}", where.signal_type)
-        if where.workflow_id is not None:
-            add("workflow_id = {}", where.workflow_id)
-        if where.read is not None:
-            add("read = {}", where.read)
-        if where.archived is not None:
-            clauses.append("archived_at IS NOT NULL" if where.archived else "archived_at IS NULL")
-        if where.seen is not None:
-            clauses.append("seen_at IS NOT NULL" if where.seen else "seen_at IS NULL")
-        if where.since is not None:
-            add("timestamp >= {}", where.since)
-        if where.until is not None:
-            add("timestamp < {}", where.until)
-        args.extend([limit + 1, offset])
-        rows = await fetch_planned_per_call(
-            self.pool,
-            f"SELECT {_COLUMNS} FROM workflow_signals WHERE {' AND '.join(clauses)} "
-            f"ORDER BY seq DESC LIMIT ${len(args) - 1} OFFSET ${len(args)}",
-            *args,
-        )
+        query, args, per_call = page_statement(user_id, limit=limit, offset=offset, cursor=cursor, where=where)
+        if per_call:
+            rows = await fetch_planned_per_call(self.pool, query, *args)
+        else:
+            rows = await self.pool.fetch(query, *args)
         signals = [_signal(r) for r in rows[:limit]]
         has_more = len(rows) > limit
         next_cursor = str(signals[-1].seq) if has_more and signals else None
