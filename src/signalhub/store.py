@@ -25,7 +25,7 @@ import asyncpg
 from .faults import GuardedConnection, connect_or_unavailable
 from .settings import DEFAULT_DB_SCHEMA
 from .signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, NewSignal, Signal, servable_data
-from .wire import dumps, notify_parts
+from .wire import dumps, notify_parts, signal_json_head, signal_json_tail
 
 # NOTIFY payloads must stay under 8000 bytes; bigger signals are announced by seq only.
 MAX_NOTIFY_BYTES = 7900
@@ -369,9 +369,17 @@ class SignalStore:
         if not news:
             return []
         columns: list[list[Any]] = [[] for _ in range(10)]
+        # One signal to many users differs only in id and user: its text after the seq is made once.
+        tails: dict[tuple[str, str, str, datetime], tuple[str, int]] = {}
         for new in news:
-            values = (new.user_id, new.id, new.workflow_id, new.signal_type, new.encoded_data(),
-                      new.timestamp, new.idempotency_key, *_notify_parts(new))
+            data_json = new.encoded_data()
+            key = (new.signal_type, new.workflow_id, data_json, new.timestamp)
+            if (tail := tails.get(key)) is None:
+                text = signal_json_tail(new.signal_type, new.workflow_id, data_json, new.timestamp)
+                tail = tails[key] = (text, len(text.encode()))
+            values = (new.user_id, new.id, new.workflow_id, new.signal_type, data_json, new.timestamp,
+                      new.idempotency_key, *notify_parts(new.user_id, signal_json_head(new.id), tail[0],
+                                                         limit=MAX_NOTIFY_BYTES, tail_bytes=tail[1]))
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
         async with self.pool.acquire() as conn:

@@ -77,13 +77,22 @@ def signal_json_parts(
     """The signal JSON split around its seq: `head + str(seq) + tail`, so the
     database can put in the seq it assigns without the text being encoded twice.
     `data_json`: `dumps(data)` when the caller has it already."""
-    head = f'{{"id":"{id}","seq":'
-    tail = (
+    return signal_json_head(id), signal_json_tail(signal_type, workflow_id, data_json or dumps(data), timestamp)
+
+
+def signal_json_head(id: object) -> str:
+    """The signal JSON before its seq (`signal_json_parts`)."""
+    return f'{{"id":"{id}","seq":'
+
+
+def signal_json_tail(signal_type: str, workflow_id: str, data_json: str, timestamp: datetime) -> str:
+    """The signal JSON after its seq (`signal_json_parts`): the same for every
+    recipient of one signal, so a many-recipient write makes it once."""
+    # An ISO-8601 timestamp needs no JSON escaping: quoted as is.
+    return (
         f',"signal_type":{dumps(signal_type)},"workflow_id":{dumps(workflow_id)},'
-        # An ISO-8601 timestamp needs no JSON escaping: quoted as is.
-        f'"data":{data_json or dumps(data)},"timestamp":"{format_timestamp(timestamp)}"}}'
+        f'"data":{data_json},"timestamp":"{format_timestamp(timestamp)}"}}'
     )
-    return head, tail
 
 
 def signal_json(id: object, seq: int, signal_type: str, workflow_id: str, data: Any, timestamp: datetime) -> str:
@@ -155,13 +164,18 @@ def parse_broker_frame(message: str) -> tuple[str, int | None, str | None]:
     return user, seq, payload or None
 
 
-def notify_parts(user_id: object, head: str, tail: str, *, limit: int) -> tuple[str, str, str | None]:
+def notify_parts(
+    user_id: object, head: str, tail: str, *, limit: int, tail_bytes: int | None = None
+) -> tuple[str, str, str | None]:
     """The three strings the SQL insert joins around the seq it assigns into a
     broker frame: `prefix || seq || middle || seq || tail`, i.e.
     `user \\n SEQ \\n head SEQ tail`. When the frame would exceed `limit` bytes
-    the tail is None and the SQL writes `user \\n SEQ \\n` (read from the table)."""
+    the tail is None and the SQL writes `user \\n SEQ \\n` (read from the table).
+    `tail_bytes`: `len(tail.encode())`, when the caller has it already."""
     prefix = f"{user_id}\n"
-    if len(prefix) + len(head.encode()) + len(tail.encode()) + 60 > limit:
+    if tail_bytes is None:
+        tail_bytes = len(tail.encode())
+    if len(prefix) + len(head.encode()) + tail_bytes + 60 > limit:
         return prefix, "\n", None
     return prefix, "\n" + head, tail
 
