@@ -45,6 +45,8 @@ UNSERVABLE_DATA = {"signalhub_unservable": f"data is nested deeper than {MAX_DAT
 #: Signal ids made per `os.urandom` call (see `new_signal_id`).
 _IDS_PER_DRAW = 256
 _ids: list[uuid.UUID] = []
+_V4_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)  # all but the version and variant bits
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
 def new_signal_id() -> uuid.UUID:
@@ -64,10 +66,6 @@ def new_signal_id() -> uuid.UUID:
             uuid.UUID(int=int.from_bytes(raw[i : i + 16]) & _V4_KEEP | _V4_SET) for i in range(0, len(raw), 16)
         )
         return _ids.pop()
-
-
-_V4_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)  # all but the version and variant bits
-_V4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
 os.register_at_fork(after_in_child=_ids.clear)

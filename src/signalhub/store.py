@@ -125,11 +125,22 @@ _AFTER_IN_WORKFLOWS = (f"SELECT {_COLUMNS} FROM workflow_signals WHERE user_id =
                        f"AND workflow_id = ANY($4::text[]) AND {NOT_DELETED} ORDER BY seq LIMIT $3")
 
 
-def _notify_parts(new: NewSignal) -> tuple[str, str, str | None]:
+#: A signal's text after its seq and that text's UTF-8 length, by what it is made of.
+_Tails = dict[tuple[str, str, str, datetime], tuple[str, int]]
+
+
+def _notify_parts(new: NewSignal, tails: _Tails | None = None) -> tuple[str, str, str | None]:
     """`wire.notify_parts` for one new signal: too big for NOTIFY, it is announced
-    as "user, seq" and the receiver reads the row."""
-    head, tail = new.wire_parts()
-    return notify_parts(new.user_id, head, tail, limit=MAX_NOTIFY_BYTES)
+    as "user, seq" and the receiver reads the row. `tails`: one write's cache, so one
+    signal to many users (they differ only in id and user) makes its tail once."""
+    data_json = new.encoded_data()
+    key = (new.signal_type, new.workflow_id, data_json, new.timestamp)
+    if tails is None or (tail := tails.get(key)) is None:
+        text = signal_json_tail(new.signal_type, new.workflow_id, data_json, new.timestamp)
+        tail = (text, len(text.encode()))
+        if tails is not None:
+            tails[key] = tail
+    return notify_parts(new.user_id, signal_json_head(new.id), tail[0], limit=MAX_NOTIFY_BYTES, tail_bytes=tail[1])
 
 
 def _json(value: Any) -> Any:
@@ -369,17 +380,10 @@ class SignalStore:
         if not news:
             return []
         columns: list[list[Any]] = [[] for _ in range(10)]
-        # One signal to many users differs only in id and user: its text after the seq is made once.
-        tails: dict[tuple[str, str, str, datetime], tuple[str, int]] = {}
+        tails: _Tails = {}
         for new in news:
-            data_json = new.encoded_data()
-            key = (new.signal_type, new.workflow_id, data_json, new.timestamp)
-            if (tail := tails.get(key)) is None:
-                text = signal_json_tail(new.signal_type, new.workflow_id, data_json, new.timestamp)
-                tail = tails[key] = (text, len(text.encode()))
-            values = (new.user_id, new.id, new.workflow_id, new.signal_type, data_json, new.timestamp,
-                      new.idempotency_key, *notify_parts(new.user_id, signal_json_head(new.id), tail[0],
-                                                         limit=MAX_NOTIFY_BYTES, tail_bytes=tail[1]))
+            values = (new.user_id, new.id, new.workflow_id, new.signal_type, new.encoded_data(),
+                      new.timestamp, new.idempotency_key, *_notify_parts(new, tails))
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
         async with self.pool.acquire() as conn:
