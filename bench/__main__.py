@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,6 +114,15 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
     return out
 
 
+def _send_floor(sockets: int) -> dict:
+    """`python -m bench.send_floor` to as many sockets as the fan-out rows use, in a process
+    of its own (its own sockets and readers)."""
+    command = [sys.executable, "-m", "bench.send_floor", "--sockets", str(sockets), "--repeats", "3"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(done.stdout)
+
+
 def _split_systems(text: str) -> list[str]:
     """"signalhub,cm:deflate=0,ws=wsproto,socketio" -> ["signalhub", "cm:deflate=0,ws=wsproto", "socketio"]:
     an item with "=" and no ":" continues the previous entry's options."""
@@ -166,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             pool.stop()
             stalled_pool.stop()
+        if "fanout" in only:
+            # What one loopback send() costs here: the floor under any targeted delivery.
+            _guard(results, "send_floor", lambda: _send_floor(sizes.fanout_connections))
         if "inbox" in only:
             print("inbox ...", flush=True)
             try:

@@ -50,6 +50,9 @@ def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: 
         assert hub[key]["delivered"] == hub[key]["emitter"]["emitted"] > hub[key]["emitter"]["requests"], hub[key]
     assert "through HTTP (batch emit)" in report and "through HTTP (many-recipient emit)" in report
     assert "FastAPI-docs ConnectionManager" in report and "python-socketio" in report and "## Targets" in report
+    # The floor under a targeted delivery, and what the service path's CPU per signal allows.
+    assert results["send_floor"]["ways"]["socket.send"]["cpu_us_per_call"] > 0
+    assert "one loopback `send()` alone" in report and "µs of CPU per signal, so" in report
 
 
 def test_tiny_bench_run_measures_signalhub_embedded_in_a_host_app_with_and_without_hub_asgi(server_url: str, tmp_path: Path):
