@@ -45,10 +45,10 @@ test: $(STAMP)
 	fi
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# Linters and type checkers: ruff and mypy over src/ (configured in pyproject.toml), tsc --strict
+# Linters and type checkers: ruff over src/, bench/ and tests/, mypy over src/ (configured in pyproject.toml), tsc --strict
 # over the TypeScript client and the web page. Zero findings is the bar.
 lint: $(STAMP)
-	$(BIN)/ruff check src
+	$(BIN)/ruff check src bench tests
 	$(BIN)/mypy
 	@if command -v npm >/dev/null 2>&1; then \
 	  (cd clients/typescript && $(NPM_CI) && npx --no-install tsc --noEmit --strict -p tsconfig.json) || exit 1; \

@@ -92,7 +92,7 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
             out["latency"] = []
             for rate in sizes.latency_rates:
                 holder: dict = {}
-                _guard(holder, f"latency@{rate}", lambda: scenarios.latency(system, pool, sizes, rate))
+                _guard(holder, f"latency@{rate}", lambda rate=rate: scenarios.latency(system, pool, sizes, rate))
                 out["latency"].append(holder[f"latency@{rate}"])
             if kind == "signalhub":
                 for path, rates in (("batch", sizes.latency_rates), ("http", sizes.latency_rates[:2])):
@@ -100,7 +100,7 @@ def run_system(kind: str, options: dict, database_url: str, sizes, only: set[str
                     for rate in rates:
                         holder = {}
                         _guard(holder, f"latency_{path}@{rate}",
-                               lambda: scenarios.latency(system, pool, sizes, rate, path=path))
+                               lambda rate=rate, path=path: scenarios.latency(system, pool, sizes, rate, path=path))
                         out[f"latency_{path}"].append(holder[f"latency_{path}@{rate}"])
         if "ingest" in only:
             _guard(out, "ingest", lambda: scenarios.ingest(system, pool, sizes))

@@ -95,7 +95,7 @@ async def _serve(pipe) -> None:
             gate = asyncio.Semaphore(arg["concurrency"])
             batch = [Follower(user, token, port, rng) for user, token, port in arg["users"]]
 
-            async def one(follower: Follower) -> bool:
+            async def one(follower: Follower, gate: asyncio.Semaphore = gate) -> bool:
                 async with gate:
                     try:
                         await follower.connect()
@@ -104,7 +104,7 @@ async def _serve(pipe) -> None:
                         return False
 
             ok = await asyncio.gather(*(one(f) for f in batch))
-            followers.extend(f for f, good in zip(batch, ok) if good)
+            followers.extend(f for f, good in zip(batch, ok, strict=True) if good)
             pipe.send({"ok": sum(ok), "failed": len(ok) - sum(ok)})
         elif command == "stats":
             pipe.send({"received": sum(len(f.seqs) for f in followers),

@@ -16,7 +16,6 @@ from typing import Any
 from .procworker import PipeWorker
 from .wsclient import WsClient, open_client
 
-
 #: signalhub served by `signalhub api`, and embedded in a host app: the same socket protocol.
 SIGNALHUB_KINDS = ("signalhub", "embedded")
 
@@ -140,7 +139,7 @@ async def _serve(pipe) -> None:
             target, users = Target(**arg["target"]), arg["users"]
             gate = asyncio.Semaphore(arg["concurrency"])
 
-            async def one(user: str) -> WsClient | None:
+            async def one(user: str, gate: asyncio.Semaphore = gate, target: Target = target) -> WsClient | None:
                 async with gate:
                     return await _open(target, user, box)
 
@@ -193,7 +192,7 @@ class ClientPool:
         arg = lambda share: {"target": target.__dict__, "users": share, "concurrency": concurrency}  # noqa: E731
         with ThreadPoolExecutor(n) as pool:
             answers = list(pool.map(lambda w_s: w_s[0].call("connect", arg(w_s[1]), timeout=300),
-                                    zip(self.workers, shares)))
+                                    zip(self.workers, shares, strict=True)))
         return {"ok": sum(a["ok"] for a in answers), "failed": sum(a["failed"] for a in answers)}
 
     def each(self, command: str, arg: Any = None) -> list[Any]:

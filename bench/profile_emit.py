@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .emitter import Emitter, EmitPlan
+from .emitter import EmitPlan, Emitter
 from .systems import bench_database, new_users
 
 OUT = Path("/tmp/signalhub-profile")

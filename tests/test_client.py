@@ -187,7 +187,7 @@ def test_emit_command_sends_the_service_token_from_its_setting(api, service_toke
 )
 def test_emit_command_says_what_is_wrong(api, args, complaint):
     base = {"--user": str(uuid.uuid4()), "--type": "x", "--workflow": "w"}
-    for flag, value in zip(args[::2], args[1::2]):
+    for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     result = _cli(api, *[part for pair in base.items() for part in pair])
     assert result.returncode == 2 and complaint in result.stderr, result.stderr

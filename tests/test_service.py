@@ -128,7 +128,7 @@ async def test_batches_are_announced_in_seq_order_per_user_through_a_publishing_
     service = SignalService(counting_store, broker)
     other = uuid.uuid4()
     waves = []
-    for wave in range(3):  # later waves queue up behind the write in flight
+    for _wave in range(3):  # later waves queue up behind the write in flight
         waves += [asyncio.create_task(service.emit(u, "progress", "wf", {"progress": i / 10}))
                   for i in range(10) for u in (user_id, other)]
         await asyncio.sleep(0)

@@ -55,7 +55,7 @@ async def _produce(app: FastAPI, rounds: int, size: int, rate: float | None) -> 
     async for _ in paced_rounds(rounds, rate):
         data = {"status": "running", "pad": padding(size)}
         # The broker hands the hub finished frames: produce them first (timed apart), then deliver.
-        frames = ProduceClock.timed(lambda: [_frame(app, user, data) for user in users])
+        frames = ProduceClock.timed(lambda data=data: [_frame(app, user, data) for user in users])
         for frame in frames:
             hub.dispatch(frame)
         await asyncio.sleep(0)  # let the senders run, as a broker callback would

@@ -37,7 +37,7 @@ async def _produce(rounds: int, size: int, rate: float | None) -> None:
     async for r in paced_rounds(rounds, rate):
         pad = padding(size)
         texts = ProduceClock.timed(
-            lambda: [(user, signal_text(r + 1, {"status": "running", "pad": pad})) for user in list(_users)]
+            lambda r=r, pad=pad: [(user, signal_text(r + 1, {"status": "running", "pad": pad})) for user in list(_users)]
         )
         for user, text in texts:
             await sio.emit("signal", text, to=user)

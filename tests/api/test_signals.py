@@ -101,7 +101,7 @@ async def test_one_request_reaches_many_users_each_with_their_own_seq(api, http,
     assert [a["user_id"] for a in answer] == [str(u) for u in users]
     assert [a["seq"] for a in answer] == [2, 1, 1, 1, 1]
     assert all(a["created"] for a in answer) and len({a["id"] for a in answer}) == 5
-    for ws, expected in zip(sockets, answer):
+    for ws, expected in zip(sockets, answer, strict=True):
         signals = await collect_signals(ws, 2 if expected["seq"] == 2 else 1)
         assert signals[-1]["id"] == expected["id"] and signals[-1]["data"] == {"document": "Q3 report"}
         await ws.close()

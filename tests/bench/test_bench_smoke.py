@@ -13,7 +13,8 @@ from tests.support import ROOT
 def test_tiny_bench_run_measures_every_system_and_writes_the_report(server_url: str, tmp_path: Path):
     out = tmp_path / "results"
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--tiny", "--variants", "signalhub:ws=wsproto,deflate=1", "--out", str(out), "--database-url", server_url],
+        [sys.executable, "-m", "bench", "--tiny", "--variants", "signalhub:ws=wsproto,deflate=1", "--out", str(out),
+         "--database-url", server_url],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

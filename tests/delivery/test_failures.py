@@ -93,7 +93,7 @@ async def test_clients_catch_up_when_the_broker_comes_back_after_the_stream_ende
     emitter = None
     try:
         clients = [StreamClient(token(user)) for _ in apis]
-        for client, api in zip(clients, apis):
+        for client, api in zip(clients, apis, strict=True):
             await client.open(api.ws)
         emitter = await Emitter.start(database_url, server.url, [user], COUNT, pace=PACE)
 
@@ -130,7 +130,7 @@ async def test_clients_get_every_signal_when_the_broker_restarts_mid_stream(
     emitter = None
     try:
         clients = [StreamClient(token(user)) for _ in apis]
-        for client, api in zip(clients, apis):
+        for client, api in zip(clients, apis, strict=True):
             await client.open(api.ws)
         emitter = await Emitter.start(database_url, broker, [user], COUNT, pace=PACE)
 

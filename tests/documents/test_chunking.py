@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,7 +41,7 @@ def test_chunks_end_at_paragraphs_then_sentences_when_they_can():
 def test_consecutive_chunks_overlap_starting_at_a_word():
     text = " ".join(f"word{i:03d}" for i in range(200))
     chunks = chunk_text(text, max_chars=100, overlap=30)
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         assert after.start < before.end  # they share text
         assert text[after.start - 1] == " "  # and the next one starts at a word
 

@@ -66,9 +66,10 @@ async def test_no_token_reaches_the_logs_of_a_real_server(database_url, tmp_path
             assert ok.status_code == 200
             bad = await http.get("/api/v1/inbox/signals", headers={"Authorization": f"Bearer {tokens['bad signature']}"})
             assert bad.status_code == 401
-            leaky = await http.get(f"/api/v1/inbox/signals?token={tokens['rest query']}", headers={"Authorization": f"Bearer {tokens['rest bearer']}"})
+            bearer = {"Authorization": f"Bearer {tokens['rest bearer']}"}
+            leaky = await http.get(f"/api/v1/inbox/signals?token={tokens['rest query']}", headers=bearer)
             assert leaky.status_code == 200
-            in_path = await http.post(f"/api/v1/inbox/signals/{tokens['in path']}/read", headers={"Authorization": f"Bearer {tokens['rest bearer']}"})
+            in_path = await http.post(f"/api/v1/inbox/signals/{tokens['in path']}/read", headers=bearer)
             assert in_path.status_code == 422
     finally:
         server.stop()

@@ -136,7 +136,8 @@ async def test_service_role_can_insert_and_read_every_users_rows(owner, alice_an
     async with owner.transaction():
         await owner.execute("SET LOCAL ROLE service_role")
         assert await owner.execute(INSERT, bob, 100, 1) == "INSERT 0 1"
-        users = {r["user_id"] for r in await owner.fetch("SELECT user_id FROM workflow_signals WHERE user_id = ANY($1::uuid[])", [alice, bob])}
+        rows = await owner.fetch("SELECT user_id FROM workflow_signals WHERE user_id = ANY($1::uuid[])", [alice, bob])
+        users = {r["user_id"] for r in rows}
         assert users == {alice, bob}
     assert await owner.fetchval("SELECT count(*) FROM workflow_signals WHERE user_id = $1", bob) == 4
 

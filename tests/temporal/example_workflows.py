@@ -59,8 +59,11 @@ class SeedSignalsWorkflow:
         calls = [
             (send_status_update_activity, [user_id, workflow_id, "started", "Document processing started"]),
             (send_progress_signal_activity, [user_id, workflow_id, 0.1, "Downloading document"]),
-            (send_workflow_signal_activity, [user_id, workflow_id, "progress", {"progress": 0.5, "step": "Generating embeddings", "message": "Creating vector embeddings"}]),
-            (send_completion_signal_activity, [user_id, workflow_id, {"status": "completed", "document_id": "doc-123", "text_length": 5000, "chunk_count": 25}, "Processing completed"]),
+            (send_workflow_signal_activity, [user_id, workflow_id, "progress",
+                                             {"progress": 0.5, "step": "Generating embeddings", "message": "Creating vector embeddings"}]),
+            (send_completion_signal_activity, [user_id, workflow_id,
+                                               {"status": "completed", "document_id": "doc-123", "text_length": 5000, "chunk_count": 25},
+                                               "Processing completed"]),
             (send_error_signal_activity, [user_id, workflow_id, "Failed to extract text from document", "EXTRACTION_ERROR"]),
         ]
         for activity, args in calls:

@@ -51,7 +51,9 @@ async def test_another_users_approval_is_not_found_and_bad_decisions_are_422(wor
     async with _http(api, token(user_id)) as owner, _http(api, token(uuid.uuid4())) as intruder:
         workflow_id = await _start(owner)
         assert (await intruder.post(f"/api/v1/approvals/{workflow_id}/decision", json={"decision": "approve"})).status_code == 404
-        for body in ({"decision": "maybe"}, {"decision": "approve", "comment": "x" * 501}, {"decision": "approve", "comment": "a\u0000b"}, {}):
+        bad_bodies = ({"decision": "maybe"}, {"decision": "approve", "comment": "x" * 501},
+                      {"decision": "approve", "comment": "a\u0000b"}, {})
+        for body in bad_bodies:
             assert (await owner.post(f"/api/v1/approvals/{workflow_id}/decision", json=body)).status_code == 422
         for bad_id in ("approval-../../x", "doc-123", "approval-" + "a" * 200):
             assert (await owner.post(f"/api/v1/approvals/{bad_id}/decision", json={"decision": "approve"})).status_code in (404, 422)

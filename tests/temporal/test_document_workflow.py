@@ -3,6 +3,8 @@ worker process, PostgreSQL and the user's WebSocket."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from signalhub.documents import SAMPLE_DOCUMENT, chunk_text, extract_text
@@ -45,7 +47,7 @@ async def test_user_receives_status_then_rising_progress_then_completion_once_ea
     assert len(types) >= 5  # extract, chunk, embed, store: one progress each
     assert signals[0]["data"] == {"status": "started", "message": "Document processing started"}
     progress = [s["data"]["progress"] for s in signals[1:-1]]
-    assert all(a < b for a, b in zip(progress, progress[1:])) and 0 < progress[0] and progress[-1] < 1
+    assert all(a < b for a, b in itertools.pairwise(progress)) and 0 < progress[0] and progress[-1] < 1
     assert all(s["data"]["step"] for s in signals[1:-1])
     expected_result = {
         "status": "completed",
