@@ -25,9 +25,25 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 import asyncpg
+
+
+class Queries(Protocol):
+    """What signalhub's stores use of a pool: its own `asyncpg.Pool`, or a
+    `SchemaPool` over the host's. Every method takes a connection for the call."""
+
+    def acquire(self) -> AbstractAsyncContextManager[Any]: ...
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]: ...
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any: ...
+
+    async def fetchval(self, query: str, *args: Any, column: int = 0, timeout: float | None = None) -> Any: ...
 
 
 class SchemaPool:

@@ -27,6 +27,8 @@ from datetime import datetime
 
 import asyncpg
 
+from .hostpool import Queries
+
 log = logging.getLogger(__name__)
 
 MONTHS_AHEAD = 2
@@ -114,7 +116,7 @@ async def drop_expired(conn: Connection, before: datetime) -> int:
     return dropped
 
 
-async def maintain(pool: asyncpg.Pool, before: datetime | None) -> tuple[int, int] | None:
+async def maintain(pool: Queries, before: datetime | None) -> tuple[int, int] | None:
     """One round: months ahead, then (with `before`) expired months dropped.
 
     Returns (partitions created, rows dropped), or None when another process holds the

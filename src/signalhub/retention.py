@@ -34,9 +34,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
-
 from . import partitions
+from .hostpool import Queries
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ DELETE FROM workflow_signals w USING doomed WHERE w.id = doomed.id AND w.created
 """
 
 
-def _pool_of(store_or_pool: Any) -> asyncpg.Pool:
+def _pool_of(store_or_pool: Any) -> Queries:
     """Accepts a `SignalStore` (has `.pool`) or an asyncpg pool."""
     return getattr(store_or_pool, "pool", store_or_pool)
 

@@ -109,7 +109,7 @@ async def open_runtime(
         )
         try:
             await broker.connect()
-            store = SignalStore(queries)  # type: ignore[arg-type]  # SchemaPool: the Pool methods the store uses
+            store = SignalStore(queries)
             service = SignalService(store, broker, allowed_types=settings.allowed_signal_types)
             yield Runtime(settings, database_url, store, broker, service)
         finally:

@@ -18,11 +18,12 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
 from .faults import GuardedConnection, connect_or_unavailable
+from .hostpool import Queries
 from .settings import DEFAULT_DB_SCHEMA
 from .signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, NewSignal, Signal, servable_data
 from .wire import dumps, notify_parts, signal_json_head, signal_json_tail
@@ -341,7 +342,7 @@ def page_statement(
 class SignalStore:
     """All SQL the service runs. Safe for concurrent use (one asyncpg pool)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Queries) -> None:
         self.pool = pool
 
     async def insert(self, new: NewSignal, *, notify_channel: str | None = None) -> tuple[Signal, bool]:
@@ -403,7 +404,7 @@ class SignalStore:
                     if existing is None:  # pragma: no cover - the unique constraint makes this impossible
                         raise RuntimeError("batched insert found neither a new nor an existing row")
                     out[index] = (_signal(existing), False)
-        return out  # type: ignore[return-value]
+        return cast(list[tuple[Signal, bool]], out)  # every index was filled above
 
     async def after(
         self, user_id: uuid.UUID, seq: int, limit: int, *, workflow_ids: list[str] | None = None

@@ -17,8 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import asyncpg
-
+from .hostpool import Queries
 from .inbox_state import ACTIONS, InboxCounts, Target, patch_assignments
 from .signals import Signal
 from .store import _COLUMNS, NOT_DELETED, _signal
@@ -51,7 +50,7 @@ class Patched:
 class InboxStateStore:
     """Read and change a user's inbox state. Safe for concurrent use (one asyncpg pool)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Queries) -> None:
         self.pool = pool
 
     async def counts(self, user_id: uuid.UUID) -> InboxCounts:

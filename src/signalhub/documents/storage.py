@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
+from ..hostpool import Queries
 from .chunking import Chunk
 from .extract import ExtractedText
 
@@ -62,7 +61,7 @@ _SUMMARY = (
 
 
 class DocumentStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Queries) -> None:
         self.pool = pool
 
     async def register(
