@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -220,6 +221,11 @@ def emit_in_subprocess(database_url: str, *emits: dict[str, Any], broker_url: st
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def database_name(url: str) -> str:
+    """The database a PostgreSQL URL names (`…/NAME?host=/socket/dir` included: the embedded server's form)."""
+    return urllib.parse.urlsplit(url).path.lstrip("/")
 
 
 async def admin_sql(server_url: str, sql: str, *args: Any) -> None:

@@ -13,7 +13,7 @@ from signalhub.faults import CLOSE_TRY_AGAIN_LATER, Unavailable, close_code_for,
 from signalhub.migrations import scratch_database
 from signalhub.signals import NewSignal
 from signalhub.store import SignalStore, create_pool
-from tests.support import admin_sql, terminate_backends
+from tests.support import admin_sql, database_name, terminate_backends
 
 
 @pytest.fixture
@@ -22,17 +22,13 @@ def scratch_url(server_url):
         yield url
 
 
-def _database_name(url: str) -> str:
-    return url.rsplit("/", 1)[1].split("?", 1)[0]
-
-
 async def test_a_terminated_pooled_connection_is_unavailable_then_replaced_not_reused(server_url, scratch_url):
     pool = await create_pool(scratch_url, min_size=1, max_size=1)
     try:
         before = await pool.fetchval("SELECT pg_backend_pid()")
         in_flight = asyncio.create_task(pool.fetchval("SELECT pg_sleep(10)"))
         await asyncio.sleep(0.5)  # the query is running on the one pooled connection
-        await terminate_backends(server_url, _database_name(scratch_url))
+        await terminate_backends(server_url, database_name(scratch_url))
         with pytest.raises(Unavailable) as failure:
             await asyncio.wait_for(in_flight, 10)
         assert failure.value.what == "database" and is_unavailable(failure.value)
@@ -44,7 +40,7 @@ async def test_a_terminated_pooled_connection_is_unavailable_then_replaced_not_r
 
 
 async def test_a_database_refusing_connections_is_unavailable_whatever_its_sqlstate(server_url, scratch_url):
-    database = _database_name(scratch_url)
+    database = database_name(scratch_url)
     pool = await create_pool(scratch_url, min_size=1, max_size=1)
     try:
         await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
@@ -66,7 +62,7 @@ async def test_batched_inserts_hit_by_pg_terminate_backend_fail_only_as_unavaila
     raw error), and the pool serves again afterwards."""
     pool = await create_pool(scratch_url, min_size=2, max_size=2)
     store = SignalStore(pool)
-    database = _database_name(scratch_url)
+    database = database_name(scratch_url)
     user = uuid.uuid4()
     outcomes: dict[str, int] = {}
 

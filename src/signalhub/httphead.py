@@ -30,7 +30,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from . import metrics
 from .logs import RateLimitedLog
@@ -183,7 +183,7 @@ class RequestHeadGuard(asyncio.Protocol):
     # -- asyncio.Protocol, forwarded ------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass, same interface
         self._inner.connection_made(transport)
         self._arm()
 

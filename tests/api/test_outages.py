@@ -12,7 +12,7 @@ import pytest
 import websockets
 
 from signalhub.migrations import scratch_database
-from tests.support import ApiProcess, admin_sql, async_wait_until, recv_json, terminate_backends
+from tests.support import ApiProcess, admin_sql, async_wait_until, database_name, recv_json, terminate_backends
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def outage_api(server_url, artifacts):
     with scratch_database(server_url, "signalhub_outage") as url:
         api = ApiProcess(url, artifacts).start()
         try:
-            yield api, url.rsplit("/", 1)[1]
+            yield api, database_name(url)
         finally:
             api.stop()
 

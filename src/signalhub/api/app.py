@@ -11,12 +11,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from .. import __version__
 from .._extras import documents_installed
 from ..fastapi import SignalHub
 from ..settings import Settings, get_settings
-from ..transport import WebSocketBypass
 from . import admin, approvals, dev, documents, errors
 from .limits import DOCUMENT_UPLOAD_LIMIT, DOCUMENTS_PATH, BodySizeLimit
 
@@ -63,9 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def serving_app(app: FastAPI) -> FastAPI | WebSocketBypass:
+def serving_app(app: FastAPI) -> ASGIApp:
     """The ASGI app `signalhub api` serves: its `SignalHub`'s `asgi(app)` (`/ws` straight
     to `ws.signal_stream`, everything else, lifespan included, to the FastAPI app), the
     same wrapper a host app may apply to itself (docs/embedding.md)."""
     hub: SignalHub = app.state.signalhub
-    return hub.asgi(app, lean=True)  # type: ignore[return-value]
+    return hub.asgi(app, lean=True)
