@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from signalhub.settings import ConfigError, Settings
+from signalhub.settings import ConfigError, Settings, setting_sources
 from tests.support import ApiProcess, emit_in_subprocess
 
 BIN = Path(sys.executable).parent
@@ -90,3 +90,15 @@ def test_an_allowed_signal_type_outside_the_pattern_is_a_start_up_error(monkeypa
     monkeypatch.setenv("SIGNALHUB_ALLOWED_SIGNAL_TYPES", "ok,Not Valid")
     with pytest.raises(ValueError, match="SIGNALHUB_ALLOWED_SIGNAL_TYPES"):
         Settings()
+
+
+def test_a_setting_given_by_its_field_name_is_reported_as_coming_from_the_environment(monkeypatch, tmp_path):
+    # `make run` writes SERVICE_TOKEN to .data/env; pydantic-settings takes the field's own name too.
+    monkeypatch.delenv("SIGNALHUB_SERVICE_TOKEN", raising=False)
+    monkeypatch.setenv("SERVICE_TOKEN", "from-the-field-name")
+    token = Settings().service_token
+    assert token is not None and token.get_secret_value() == "from-the-field-name"
+    sources = setting_sources(tmp_path / "no.env")
+    assert sources["service_token"] == "env"
+    monkeypatch.delenv("SERVICE_TOKEN")
+    assert setting_sources(tmp_path / "no.env")["service_token"] == "default"

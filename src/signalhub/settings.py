@@ -213,7 +213,9 @@ def variable_name(field: str) -> str:
 
 def setting_sources(env_file: Path = Path(".env")) -> dict[str, str]:
     """Where each field's value comes from: "env", ".env" or "default" (the order
-    pydantic-settings applies them in; names compared case-insensitively, as it does)."""
+    pydantic-settings applies them in; names compared case-insensitively, as it does).
+    A field is set by its variable or, with `populate_by_name`, by its own name
+    (`SERVICE_TOKEN` as well as `SIGNALHUB_SERVICE_TOKEN`, as `.data/env` writes it)."""
     environ = {k.lower() for k in os.environ}
     dotenv: set[str] = set()
     if env_file.is_file():
@@ -222,8 +224,8 @@ def setting_sources(env_file: Path = Path(".env")) -> dict[str, str]:
         dotenv = {k.lower() for k, v in dotenv_values(env_file).items() if v is not None}
     sources = {}
     for field in Settings.model_fields:
-        name = variable_name(field).lower()
-        sources[field] = "env" if name in environ else ".env" if name in dotenv else "default"
+        names = {variable_name(field).lower(), field.lower()}
+        sources[field] = "env" if names & environ else ".env" if names & dotenv else "default"
     return sources
 
 
