@@ -223,6 +223,13 @@ def emit_in_subprocess(database_url: str, *emits: dict[str, Any], broker_url: st
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def with_query(url: str, **params: str) -> str:
+    """`url` with `params` added to its query string (which the embedded server's URLs already have)."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
 def database_name(url: str) -> str:
     """The database a PostgreSQL URL names (`…/NAME?host=/socket/dir` included: the embedded server's form)."""
     return urllib.parse.urlsplit(url).path.lstrip("/")

@@ -10,7 +10,7 @@ import httpx
 from signalhub.migrations import scratch_database, upgrade_to_head
 from signalhub.store import connect as connect_db
 from signalhub.store import create_pool
-from tests.support import ApiProcess, async_wait_until, collect_signals, connect
+from tests.support import ApiProcess, async_wait_until, collect_signals, connect, with_query
 
 # The schema that the unqualified name resolves to.
 SCHEMA_OF_WORKFLOW_SIGNALS = "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = to_regclass('workflow_signals')"
@@ -56,9 +56,9 @@ async def test_without_prepared_statements_nothing_stays_prepared_on_the_server(
 
 
 async def test_the_api_listens_on_the_listen_url_and_delivers(database_url, artifacts, token, service_token, user_id):
-    listen_url = f"{database_url}?application_name=signalhub-listener"
+    listen_url = with_query(database_url, application_name="signalhub-listener")
     api = ApiProcess(
-        f"{database_url}?application_name=signalhub-pool", artifacts,
+        with_query(database_url, application_name="signalhub-pool"), artifacts,
         DATABASE_LISTEN_URL=listen_url, SIGNALHUB_DB_PREPARED_STATEMENTS="false",
     ).start()
     admin = await connect_db(database_url)
