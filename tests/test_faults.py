@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import pytest
 
-from signalhub.faults import CLOSE_TRY_AGAIN_LATER, Unavailable, close_code_for, is_unavailable
+from signalhub.faults import CLOSE_TRY_AGAIN_LATER, QueryOutcomes, Unavailable, close_code_for, is_unavailable
 from signalhub.migrations import scratch_database
 from signalhub.signals import NewSignal
 from signalhub.store import SignalStore, create_pool
@@ -41,16 +41,21 @@ async def test_a_terminated_pooled_connection_is_unavailable_then_replaced_not_r
 
 async def test_a_database_refusing_connections_is_unavailable_whatever_its_sqlstate(server_url, scratch_url):
     database = database_name(scratch_url)
-    pool = await create_pool(scratch_url, min_size=1, max_size=1)
+    outcomes = QueryOutcomes()
+    pool = await create_pool(scratch_url, min_size=1, max_size=1, outcomes=outcomes)
     try:
+        assert await pool.fetchval("SELECT 1") == 1
+        assert outcomes.serving(within=5)  # a query just succeeded
         await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
         await terminate_backends(server_url, database)
-        for _ in range(2):  # the dead connection, then the refused reconnect (SQLSTATE 55000)
+        for attempt in range(2):  # the dead connection, then the refused reconnect (SQLSTATE 55000)
             with pytest.raises(Unavailable) as failure:
                 await pool.fetchval("SELECT 1")
+            assert not outcomes.serving(within=5), attempt  # each outage is recorded, the refused connect too
         assert isinstance(failure.value.cause, asyncpg.ObjectNotInPrerequisiteStateError)
         await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         assert await pool.fetchval("SELECT 1") == 1
+        assert outcomes.serving(within=5)
     finally:
         await admin_sql(server_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         await pool.close()
@@ -98,6 +103,18 @@ async def test_batched_inserts_hit_by_pg_terminate_backend_fail_only_as_unavaila
                 assert failures <= 2, "a broken connection was handed out again"
     finally:
         await pool.close()
+
+
+def test_query_outcomes_say_serving_only_after_a_recent_success_with_no_outage_since():
+    outcomes = QueryOutcomes()
+    assert not outcomes.serving(within=1.0, now=100.0)  # nothing has run yet
+    outcomes.succeeded_at = 99.5
+    assert outcomes.serving(within=1.0, now=100.0)
+    assert not outcomes.serving(within=1.0, now=100.6)  # too long ago: readiness asks the database
+    outcomes.failed_at = 99.8
+    assert not outcomes.serving(within=1.0, now=100.0)  # an outage after the last success
+    outcomes.succeeded_at = 99.9
+    assert outcomes.serving(within=1.0, now=100.0)  # and a success after the outage
 
 
 def test_only_outages_are_unavailable():

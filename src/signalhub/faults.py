@@ -17,8 +17,10 @@ terminated so the pool never hands it out again.
 from __future__ import annotations
 
 import errno
+import math
 import socket
 import sys
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -104,23 +106,53 @@ def close_code_for(exc: BaseException) -> int:
     return CLOSE_TRY_AGAIN_LATER if is_unavailable(exc) else CLOSE_INTERNAL_ERROR
 
 
+class QueryOutcomes:
+    """When one pool's queries last succeeded, and last failed as an outage
+    (`time.monotonic()` seconds; a failure to connect counts as one).
+
+    Readiness reads it (`serving`): a pool whose queries keep succeeding is
+    serving, however long its queue, and is not asked again. A readiness
+    query of its own would wait in that queue and could time out on an
+    instance that is only busy (docs/scaling.md, health checks).
+    """
+
+    __slots__ = ("succeeded_at", "failed_at")
+
+    def __init__(self) -> None:
+        self.succeeded_at = self.failed_at = -math.inf
+
+    def serving(self, within: float, now: float | None = None) -> bool:
+        """True when a query succeeded in the last `within` seconds and none failed since."""
+        now = time.monotonic() if now is None else now
+        return self.succeeded_at > self.failed_at and now - self.succeeded_at <= within
+
+
 class GuardedConnection(asyncpg.Connection):
     """The pool's connection class (asyncpg's documented `connection_class` hook).
 
     Guarantee: a query failure that `is_unavailable` classifies terminates this
     connection (the pool replaces it on the next acquire instead of reusing a
-    poisoned one) and is raised as `Unavailable` (its cause chained).
+    poisoned one) and is raised as `Unavailable` (its cause chained). With
+    `outcomes` set (by the pool's `init`, `store.create_pool`), each query's
+    success or outage is recorded there.
     """
+
+    outcomes: QueryOutcomes | None = None
 
     async def _guarded(self, query: Awaitable[T]) -> T:
         try:
-            return await query
+            result = await query
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
+            if self.outcomes is not None:
+                self.outcomes.failed_at = time.monotonic()
             if not self.is_closed():
                 self.terminate()
             raise Unavailable("database", exc) from exc
+        if self.outcomes is not None:
+            self.outcomes.succeeded_at = time.monotonic()
+        return result
 
     async def execute(self, *args, **kwargs):
         return await self._guarded(super().execute(*args, **kwargs))

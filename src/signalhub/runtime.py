@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from .broker import Broker, create_broker
+from .faults import QueryOutcomes
 from .hostpool import SchemaPool
 from .service import SignalService
 from .settings import DEFAULT_DB_SCHEMA, ConfigError, Settings
@@ -52,6 +53,8 @@ class Runtime:
     store: SignalStore
     broker: Broker
     service: SignalService
+    #: How signalhub's own pool's queries are going (None on a host's pool): readiness reads it.
+    database_outcomes: QueryOutcomes | None = None
 
 
 @contextlib.asynccontextmanager
@@ -90,13 +93,16 @@ async def open_runtime(
         await prepare_schema(settings, database_url)
     own_pool: asyncpg.Pool | None = None
     queries: asyncpg.Pool | SchemaPool
+    outcomes: QueryOutcomes | None = None
     if pool is None:
         assert database_url is not None  # resolve_database_url always gives one
+        outcomes = QueryOutcomes()
         queries = own_pool = await create_pool(
             database_url,
             max_size=pool_size,
             schema=settings.db_schema,
             prepared_statements=settings.db_prepared_statements,
+            outcomes=outcomes,
         )
     else:
         queries = SchemaPool(pool, settings.db_schema)
@@ -111,7 +117,7 @@ async def open_runtime(
             await broker.connect()
             store = SignalStore(queries)
             service = SignalService(store, broker, allowed_types=settings.allowed_signal_types)
-            yield Runtime(settings, database_url, store, broker, service)
+            yield Runtime(settings, database_url, store, broker, service, outcomes)
         finally:
             await broker.close()
     finally:

@@ -15,6 +15,7 @@ Guarantees:
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,7 @@ from typing import Any, cast
 
 import asyncpg
 
-from .faults import GuardedConnection, connect_or_unavailable
+from .faults import GuardedConnection, QueryOutcomes, connect_or_unavailable
 from .hostpool import Queries
 from .settings import DEFAULT_DB_SCHEMA
 from .signals import MAX_DATA_DEPTH, UNSERVABLE_DATA, NewSignal, Signal, servable_data
@@ -243,16 +244,32 @@ async def create_pool(
     max_size: int = 10,
     schema: str = DEFAULT_DB_SCHEMA,
     prepared_statements: bool = True,
+    outcomes: QueryOutcomes | None = None,
 ) -> asyncpg.Pool:
     """The pool every signalhub query runs on, with signalhub's search_path; connection
-    failures come out as `faults.Unavailable` and a broken connection is never reused (faults.py)."""
+    failures come out as `faults.Unavailable` and a broken connection is never reused (faults.py).
+    `outcomes`: where its connections record each query's success or outage (readiness reads it)."""
+
+    async def init(conn: asyncpg.Connection) -> None:
+        if outcomes is not None and isinstance(conn, GuardedConnection):
+            conn.outcomes = outcomes
+        await _init_connection(conn)
+
+    async def connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+        try:
+            return await connect_or_unavailable(*args, **kwargs)
+        except Exception:
+            if outcomes is not None:
+                outcomes.failed_at = time.monotonic()
+            raise
+
     return await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=init,
         connection_class=GuardedConnection,
-        connect=connect_or_unavailable,
+        connect=connect,
         **connection_options(schema, prepared_statements=prepared_statements),
     )
 

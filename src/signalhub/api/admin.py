@@ -103,9 +103,18 @@ async def healthz(request: Request) -> dict:
     return {"status": "ok", "broker": _broker_state(request)}
 
 
+#: Seconds within which a successful query of the pool counts as "the database answers" for
+#: readiness, without asking it again (a readiness query would wait in the pool's queue).
+READY_FROM_QUERIES_WITHIN = 1.0
+
+
 @health_router.get("/readyz", responses={503: {"description": "Not ready: database or broker down, or shutting down"}})
 async def readyz(request: Request, response: Response) -> dict:
-    """Readiness: 200 when this instance can serve (database answers, broker connected, not shutting down)."""
+    """Readiness: 200 when this instance can serve (database answers, broker connected, not shutting down).
+
+    The database answers when one of the pool's queries succeeded in the last
+    `READY_FROM_QUERIES_WITHIN` seconds and none failed since; otherwise it is
+    asked (`SELECT 1`, within SIGNALHUB_READINESS_TIMEOUT)."""
     hub = _signalhub(request)
     checks = {"database": "ok", "broker": _broker_state(request), "shutdown": "no"}
     if hub.draining:
@@ -113,6 +122,8 @@ async def readyz(request: Request, response: Response) -> dict:
     runtime = hub.runtime
     if runtime is None:
         checks["database"] = "starting"
+    elif runtime.database_outcomes is not None and runtime.database_outcomes.serving(READY_FROM_QUERIES_WITHIN):
+        pass  # the pool's queries keep succeeding: serving, however long its queue (faults.QueryOutcomes)
     else:
         try:
             async with asyncio.timeout(hub.settings.readiness_timeout):
