@@ -251,8 +251,7 @@ async def create_pool(
     `outcomes`: where its connections record each query's success or outage (readiness reads it)."""
 
     async def init(conn: asyncpg.Connection) -> None:
-        if outcomes is not None and isinstance(conn, GuardedConnection):
-            conn.outcomes = outcomes
+        cast(GuardedConnection, conn).outcomes = outcomes  # the pool's connection_class, below
         await _init_connection(conn)
 
     async def connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:

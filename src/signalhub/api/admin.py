@@ -122,9 +122,8 @@ async def readyz(request: Request, response: Response) -> dict:
     runtime = hub.runtime
     if runtime is None:
         checks["database"] = "starting"
-    elif runtime.database_outcomes is not None and runtime.database_outcomes.serving(READY_FROM_QUERIES_WITHIN):
-        pass  # the pool's queries keep succeeding: serving, however long its queue (faults.QueryOutcomes)
-    else:
+    elif runtime.database_outcomes is None or not runtime.database_outcomes.serving(READY_FROM_QUERIES_WITHIN):
+        # No pooled query succeeded just now (a busy pool's do: faults.QueryOutcomes): ask the database.
         try:
             async with asyncio.timeout(hub.settings.readiness_timeout):
                 await runtime.store.pool.fetchval("SELECT 1")
